@@ -1,0 +1,114 @@
+"""Typed, frozen configuration of a sparkgan run.
+
+Every setting is a field of one of the section dataclasses below. A field's
+metadata carries its help text and, for numbers, its accepted range; the
+loader in :mod:`sparkgan.config.loader` checks values against both. ``None``
+means "the dataset's default": :func:`sparkgan.data.resolve_data_defaults`
+fills such fields in before a run starts, so the ``config.yaml`` saved in a
+run folder holds concrete values only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+DatasetName = Literal["digits", "faces", "ring", "grid", "folder"]
+Objective = Literal["minimax", "nonsaturating", "wasserstein", "hinge", "least_squares"]
+
+
+def setting(default, help: str, *, min=None, max=None, min_exclusive=False):
+    """Declare a config field with its help text and accepted numeric range."""
+    return field(
+        default=default,
+        metadata={"help": help, "min": min, "max": max, "min_exclusive": min_exclusive},
+    )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: DatasetName = setting("digits", "training data source")
+    path: str = setting("", "image folder for data.name=folder")
+    resolution: Optional[int] = setting(
+        None, "image side in pixels, a power of two (default: the dataset's own)", min=8, max=1024
+    )
+    channels: Optional[int] = setting(
+        None, "image channels, 1 (grayscale) or 3 (RGB) (default: the dataset's own)", min=1, max=3
+    )
+    skip_bad: bool = setting(False, "skip files that cannot be decoded instead of stopping")
+    modes: Optional[int] = setting(None, "number of Gaussian modes for ring and grid", min=1, max=10000)
+    radius: Optional[float] = setting(None, "ring radius", min=0.0, min_exclusive=True)
+    spacing: Optional[float] = setting(None, "distance between neighbouring grid modes", min=0.0, min_exclusive=True)
+    std: Optional[float] = setting(None, "standard deviation of each mixture mode", min=0.0, min_exclusive=True)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: Literal["auto", "dcgan", "mlp"] = setting(
+        "auto", "network family: dcgan for images, mlp for 2-D points, auto picks by data"
+    )
+    z_dim: Optional[int] = setting(None, "latent dimension (default: 64 for images, 2 for points)", min=1, max=4096)
+    width: Optional[int] = setting(
+        None,
+        "channels of the widest-resolution conv layer (dcgan) or hidden units (mlp)",
+        min=1,
+        max=4096,
+    )
+    max_width: int = setting(512, "channel cap of the deepest dcgan layers", min=1, max=8192)
+    depth: int = setting(3, "hidden layers of each mlp network", min=1, max=16)
+    g_norm: Literal["batch", "none"] = setting("batch", "normalisation in the generator")
+    d_norm: Literal["none", "batch", "layer"] = setting("none", "normalisation in the discriminator")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    objective: Objective = setting("nonsaturating", "adversarial objective")
+    gp_weight: Optional[float] = setting(
+        None, "gradient penalty weight (default: 10 for wasserstein, 0 otherwise)", min=0.0
+    )
+    r1_gamma: float = setting(0.0, "R1 penalty weight gamma, 0 switches it off", min=0.0)
+    r1_interval: int = setting(16, "steps between lazy R1 penalties", min=1)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = setting(3000, "generator steps to train for", min=1)
+    batch_size: int = setting(64, "images per step over all workers", min=1)
+    lr_G: float = setting(2e-4, "generator Adam learning rate", min=0.0, min_exclusive=True)
+    lr_D: float = setting(2e-4, "discriminator Adam learning rate", min=0.0, min_exclusive=True)
+    beta1: float = setting(0.5, "Adam beta1", min=0.0, max=1.0)
+    beta2: float = setting(0.999, "Adam beta2", min=0.0, max=1.0)
+    d_steps: Optional[int] = setting(
+        None, "discriminator steps per generator step (default: 5 for wasserstein, 1 otherwise)", min=1, max=100
+    )
+    ema_kimg: float = setting(
+        10.0, "half-life of the generator EMA in thousands of images, 0 copies G each step", min=0.0
+    )
+    seed: int = setting(0, "seed of every random stream in the run", min=0)
+    deterministic: bool = setting(True, "use deterministic torch kernels so runs and resumes repeat exactly")
+    threads: Optional[int] = setting(None, "torch CPU threads (default: torch's choice)", min=1, max=1024)
+    device: Literal["auto", "cpu", "cuda"] = setting("auto", "torch device; auto picks cuda when present")
+    log_every: int = setting(50, "steps between event log lines", min=1)
+    sample_every: int = setting(500, "steps between sample grids", min=1)
+    checkpoint_every: int = setting(1000, "steps between checkpoints", min=1)
+    keep_checkpoints: int = setting(3, "newest checkpoints kept on disk", min=1)
+    checkpoint_dir: str = setting("", "checkpoint folder (default: RUN/checkpoints)")
+    grid_size: int = setting(64, "samples in each fixed-noise sample grid", min=1, max=1024)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    at_end: bool = setting(True, "evaluate G_ema when training ends")
+    num_samples: Optional[int] = setting(
+        None, "generated samples to score (default: 10000 for images, 2500 for points)", min=2
+    )
+    batch_size: int = setting(500, "samples generated per batch during evaluation", min=1)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
