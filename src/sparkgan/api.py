@@ -1,0 +1,99 @@
+"""Library entry points behind the command line: train, evaluate, sample.
+
+Each CLI command calls one function here, so a test or a notebook can do
+exactly what the command does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sparkgan.eval import evaluate_run, generate, load_generator
+from sparkgan.train import RunPlan, Trainer, plan_new_run, plan_resume, prepare_run_dir
+from sparkgan.train import checkpoint as ckpt
+from sparkgan.viz import image_grid, save_png, scatter_plot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    step: int
+    metrics: dict[str, Any] | None
+
+
+def plan_training(
+    config_file: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    out: str | None = None,
+    resume: str | None = None,
+    allow_config_change: bool = False,
+) -> RunPlan:
+    """Validate everything about a training request before any work starts."""
+    if resume:
+        return plan_resume(resume, config_file, list(overrides), allow_config_change)
+    return plan_new_run(config_file, list(overrides), out)
+
+
+def run_training(plan: RunPlan, *, stop_at: int | None = None, progress: bool = True) -> TrainResult:
+    """Train in this process as planned, then evaluate if the config asks for it."""
+    prepare_run_dir(plan)
+    trainer = Trainer(plan.config, plan.run_dir, progress=progress)
+    if plan.checkpoint is not None:
+        trainer.load_state_dict(ckpt.load_checkpoint(plan.checkpoint))
+        log.info("resumed %s from step %d", plan.run_dir, trainer.step)
+    trainer.run(stop_at=stop_at)
+
+    metrics = None
+    if trainer.step >= plan.config.train.steps and plan.config.eval.at_end:
+        metrics = evaluate_run(plan.run_dir)
+    return TrainResult(plan.run_dir, trainer.step, metrics)
+
+
+def train(
+    config_file: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    out: str | None = None,
+    resume: str | None = None,
+    allow_config_change: bool = False,
+    stop_at: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Plan and run training; see :func:`plan_training` and :func:`run_training`."""
+    plan = plan_training(config_file, overrides, out, resume, allow_config_change)
+    return run_training(plan, stop_at=stop_at, progress=progress)
+
+
+def evaluate(run_dir: str | os.PathLike, num_samples: int | None = None, seed: int | None = None) -> dict[str, Any]:
+    return evaluate_run(run_dir, num_samples=num_samples, seed=seed)
+
+
+def sample(run_dir: str | os.PathLike, count: int, output: str | os.PathLike, seed: int = 0) -> Path:
+    """Write ``count`` samples of a run's G_ema to a ``.png`` grid or a ``.npy`` array.
+
+    Raises:
+        ValueError: for an output suffix other than .png or .npy.
+    """
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise ValueError(f"cannot write samples to {output}: the file name must end in .png or .npy")
+    G, config, _ = load_generator(run_dir)
+    samples = generate(G, count, seed, config.eval.batch_size)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        tmp = output.with_name(output.name + ".tmp.npy")
+        np.save(tmp, samples)
+        os.replace(tmp, output)
+    elif samples.ndim == 2:
+        save_png(scatter_plot(samples), output)
+    else:
+        save_png(image_grid(samples), output)
+    return output

@@ -1,0 +1,136 @@
+"""The ``sparkgan`` command: argument parsing and printing only.
+
+Every command calls a function of :mod:`sparkgan.api`. Invalid settings exit
+with status 2, other input errors with status 1, an interrupt with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable, Sequence
+
+from sparkgan import __version__
+
+log = logging.getLogger("sparkgan")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _add_train(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a GAN (default: handwritten digits)",
+        description="Train a GAN. Settings come from --config FILE.yaml, then key=value overrides "
+        "with dotted keys such as train.steps=500 or data.name=faces.",
+    )
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied after --config")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings")
+    p.add_argument("--out", metavar="RUN", help="run folder (default: runs/<data>-<date>-<time>)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its newest checkpoint")
+    p.add_argument("--allow-config-change", action="store_true", help="resume even if settings differ from the saved ones")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(command=cmd_train)
+
+
+def _add_evaluate(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="score a trained run and write RUN/metrics.json")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("-n", "--num-samples", type=int, help="samples to score (default: eval.num_samples)")
+    p.add_argument("--seed", type=int, help="seed of the sampled latents (default: train.seed)")
+    p.set_defaults(command=cmd_evaluate)
+
+
+def _add_sample(subparsers) -> None:
+    p = subparsers.add_parser("sample", help="write samples of a trained run to .png or .npy")
+    p.add_argument("run", metavar="RUN", help="run folder")
+    p.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help=".png for an image grid, .npy for the raw array")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled latents (default: 0)")
+    p.set_defaults(command=cmd_sample)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparkgan", description="Train GANs that do not collapse, on a laptop or on Spark.")
+    parser.add_argument("--version", action="version", version=f"sparkgan {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    subparsers = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
+    for add in (_add_train, _add_evaluate, _add_sample):
+        add(subparsers)
+    return parser
+
+
+# Commands ----------------------------------------------------------------------
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sparkgan import api
+    from sparkgan.config import config_to_yaml
+
+    plan = api.plan_training(args.config, args.overrides, args.out, args.resume, args.allow_config_change)
+    if args.dry_run:
+        print(config_to_yaml(plan.config), end="")
+        return 0
+    result = api.run_training(plan)
+    print(f"run folder: {result.run_dir} (step {result.step})")
+    if result.metrics:
+        print(format_metrics(result.metrics))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sparkgan import api
+
+    metrics = api.evaluate(args.run, num_samples=args.num_samples, seed=args.seed)
+    print(format_metrics(metrics))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from sparkgan import api
+
+    if args.num_samples < 1:
+        print(f"sparkgan: error: invalid value {args.num_samples} for -n: expected a positive count", file=sys.stderr)
+        return 2
+    path = api.sample(args.run, args.num_samples, args.output, seed=args.seed)
+    print(f"wrote {args.num_samples} samples to {path}")
+    return 0
+
+
+def format_metrics(metrics: dict) -> str:
+    """Render metrics as one ``key: value`` line each, in the order written."""
+    lines = []
+    for key, value in metrics.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (list, dict)) else value
+        lines.append(f"  {key}: {shown}")
+    return "metrics:\n" + "\n".join(lines)
+
+
+# Entry point -------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sparkgan.config import ConfigError
+    from sparkgan.data import DataError
+    from sparkgan.train.checkpoint import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        with logging_redirect_tqdm():
+            return args.command(args)
+    except ConfigError as exc:
+        print(f"sparkgan: error: {exc}", file=sys.stderr)
+        return 2
+    except (DataError, CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"sparkgan: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sparkgan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

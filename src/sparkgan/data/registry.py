@@ -1,0 +1,104 @@
+"""Datasets by name: their defaults and how to build their sources."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+
+from sparkgan.config import ConfigError, DataConfig
+from sparkgan.data import builtin
+from sparkgan.data.images import load_image_folder
+from sparkgan.data.mixtures import grid_centers, ring_centers
+from sparkgan.data.sources import DataSource, Mixture, MixtureSource, TensorSource
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset is and the data settings it uses when the config leaves them unset."""
+
+    kind: Literal["image", "points"]
+    defaults: dict
+    build: Callable[[DataConfig, int], DataSource]
+    num_classes: int | None = None
+
+
+def _build_digits(cfg: DataConfig, seed: int) -> DataSource:
+    images, labels = builtin.load_digits_images()
+    tensor = builtin.grayscale_to_tensor(images, name="digits", channels=cfg.channels, resolution=cfg.resolution)
+    return TensorSource("digits", tensor, seed, labels=labels)
+
+
+def _build_faces(cfg: DataConfig, seed: int) -> DataSource:
+    images = builtin.load_faces_images()
+    tensor = builtin.grayscale_to_tensor(images, name="faces", channels=cfg.channels, resolution=cfg.resolution)
+    return TensorSource("faces", tensor, seed)
+
+
+def _build_folder(cfg: DataConfig, seed: int) -> DataSource:
+    images, _skipped = load_image_folder(
+        cfg.path, channels=cfg.channels, resolution=cfg.resolution, skip_bad=cfg.skip_bad
+    )
+    return TensorSource(f"folder:{cfg.path}", torch.from_numpy(images), seed)
+
+
+def mixture_of(cfg: DataConfig) -> Mixture:
+    """Return the centres and spread of a ring or grid dataset config."""
+    if cfg.name == "ring":
+        return Mixture(ring_centers(cfg.modes, cfg.radius), cfg.std)
+    return Mixture(grid_centers(cfg.modes, cfg.spacing), cfg.std)
+
+
+def _build_mixture(cfg: DataConfig, seed: int) -> DataSource:
+    return MixtureSource(cfg.name, mixture_of(cfg), seed)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "digits": DatasetInfo("image", {"resolution": 8, "channels": 1}, _build_digits, num_classes=10),
+    "faces": DatasetInfo("image", {"resolution": 32, "channels": 1}, _build_faces),
+    "folder": DatasetInfo("image", {"resolution": 64, "channels": 3}, _build_folder),
+    "ring": DatasetInfo("points", {"modes": 8, "radius": 1.0, "std": 0.01}, _build_mixture),
+    "grid": DatasetInfo("points", {"modes": 25, "spacing": 2.0, "std": 0.05}, _build_mixture),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(f"invalid value {name!r} for 'data.name': expected one of {', '.join(DATASETS)}") from None
+
+
+def resolve_data_defaults(cfg: DataConfig) -> DataConfig:
+    """Fill unset data settings with the dataset's defaults and check them.
+
+    Raises:
+        ConfigError: for settings that do not fit the chosen dataset.
+    """
+    info = dataset_info(cfg.name)
+    filled = {key: value for key, value in info.defaults.items() if getattr(cfg, key) is None}
+    cfg = dataclasses.replace(cfg, **filled)
+
+    if info.kind == "image":
+        if cfg.resolution & (cfg.resolution - 1):
+            raise ConfigError(
+                f"invalid value {cfg.resolution} for 'data.resolution': expected a power of two such as 8, 16, 32, 64"
+            )
+        if cfg.channels not in (1, 3):
+            raise ConfigError(f"invalid value {cfg.channels} for 'data.channels': expected 1 or 3")
+    if cfg.name == "folder":
+        if not cfg.path:
+            raise ConfigError("data.name=folder needs 'data.path' set to a folder of images")
+        if not Path(cfg.path).is_dir():
+            raise ConfigError(f"invalid value {cfg.path!r} for 'data.path': folder not found")
+    if cfg.name == "grid" and round(cfg.modes ** 0.5) ** 2 != cfg.modes:
+        raise ConfigError(f"invalid value {cfg.modes} for 'data.modes': a grid needs a square number such as 9, 25, 49")
+    return cfg
+
+
+def build_source(cfg: DataConfig, seed: int) -> DataSource:
+    """Load or create the data source that a resolved data config names."""
+    return dataset_info(cfg.name).build(cfg, seed)

@@ -1,0 +1,6 @@
+"""Adversarial objectives and discriminator penalties as small pure functions."""
+
+from sparkgan.losses.objectives import OBJECTIVES, Objective, discriminator_loss, generator_loss
+from sparkgan.losses.penalties import gradient_penalty, r1_penalty
+
+__all__ = ["OBJECTIVES", "Objective", "discriminator_loss", "generator_loss", "gradient_penalty", "r1_penalty"]

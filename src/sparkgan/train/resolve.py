@@ -1,0 +1,47 @@
+"""Fill every "dataset's default" (None) setting and check settings that depend on each other."""
+
+from __future__ import annotations
+
+from sparkgan.config import Config, ConfigError, replace
+from sparkgan.data import dataset_info, resolve_data_defaults
+
+
+def resolve_config(config: Config) -> Config:
+    """Return the config with no unset values, ready to run and to save.
+
+    Raises:
+        ConfigError: when settings contradict each other or the dataset.
+    """
+    data = resolve_data_defaults(config.data)
+    kind = dataset_info(data.name).kind
+    model, loss, train, evaluation = config.model, config.loss, config.train, config.eval
+    wasserstein = loss.objective == "wasserstein"
+
+    changes = {
+        "data": data,
+        "model.arch": model.arch if model.arch != "auto" else ("mlp" if kind == "points" else "dcgan"),
+        "model.z_dim": model.z_dim if model.z_dim is not None else (2 if kind == "points" else 64),
+        "model.width": model.width if model.width is not None else (128 if kind == "points" else 64),
+        "loss.gp_weight": loss.gp_weight if loss.gp_weight is not None else (10.0 if wasserstein else 0.0),
+        "train.d_steps": train.d_steps if train.d_steps is not None else (5 if wasserstein else 1),
+        "eval.num_samples": evaluation.num_samples if evaluation.num_samples is not None else (
+            2500 if kind == "points" else 10000
+        ),
+    }
+    resolved = replace(config, **changes)
+    _check_combinations(resolved, kind)
+    return resolved
+
+
+def _check_combinations(config: Config, kind: str) -> None:
+    arch = config.model.arch
+    if kind == "points" and arch != "mlp":
+        raise ConfigError(f"invalid value {arch!r} for 'model.arch': 2-D data '{config.data.name}' needs 'mlp'")
+    if kind == "image" and arch != "dcgan":
+        raise ConfigError(f"invalid value {arch!r} for 'model.arch': image data '{config.data.name}' needs 'dcgan'")
+    if config.model.d_norm == "batch" and (config.loss.gp_weight > 0 or config.loss.r1_gamma > 0):
+        raise ConfigError(
+            "model.d_norm=batch cannot be combined with a gradient penalty (loss.gp_weight) or R1 "
+            "(loss.r1_gamma): both penalise per-sample gradients, which batch statistics mix. "
+            "Set model.d_norm to 'none' or 'layer'"
+        )
