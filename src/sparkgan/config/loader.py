@@ -242,7 +242,7 @@ def _merge(base: dict, extra: Mapping) -> dict:
     return out
 
 
-def parse_overrides(overrides: Iterable[str], errors: list[str]) -> dict:
+def parse_overrides(overrides: Iterable[str], errors: list[str], schema: type = Config) -> dict:
     """Turn ``key=value`` strings into a nested dict typed by the schema."""
     tree: dict = {}
     for item in overrides:
@@ -250,14 +250,21 @@ def parse_overrides(overrides: Iterable[str], errors: list[str]) -> dict:
         if not sep or not key.strip():
             errors.append(f"invalid override {item!r}: write it as key=value, for example train.steps=500")
             continue
-        _set_dotted(tree, Config, key.strip(), value, errors)
+        _set_dotted(tree, schema, key.strip(), value, errors)
     return tree
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), base: Mapping | None = None) -> Config:
-    """Build a Config from an optional YAML file and ``key=value`` overrides.
+def load_config(
+    path: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    base: Mapping | None = None,
+    schema: type = Config,
+):
+    """Build a config from an optional YAML file and ``key=value`` overrides.
 
     ``base`` is a nested dict applied before the file (a saved run config).
+    ``schema`` is the root dataclass: :class:`Config` for GAN training, or
+    another frozen dataclass of sections built from the same field types.
 
     Raises:
         ConfigError: naming every unknown key, wrong type and out-of-range
@@ -276,16 +283,16 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), b
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"config file {path} must contain a mapping of sections, got {type(loaded).__name__}")
         tree = _merge(tree, loaded)
-    tree = _merge(tree, parse_overrides(overrides, errors))
-    config = _build(Config, tree, "", errors)
+    tree = _merge(tree, parse_overrides(overrides, errors, schema))
+    config = _build(schema, tree, "", errors)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
     return config
 
 
-def config_from_dict(values: Mapping) -> Config:
-    """Validate a nested dict (such as a saved config) into a Config."""
-    return load_config(base=values)
+def config_from_dict(values: Mapping, schema: type = Config):
+    """Validate a nested dict (such as a saved config) into a config of ``schema``."""
+    return load_config(base=values, schema=schema)
 
 
 def config_to_dict(config) -> dict:
@@ -304,11 +311,11 @@ def config_to_dict(config) -> dict:
     return out
 
 
-def config_to_yaml(config: Config) -> str:
+def config_to_yaml(config) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 
 
-def save_config(config: Config, path: str | Path) -> None:
+def save_config(config, path: str | Path) -> None:
     """Write the config as YAML, atomically."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -327,7 +334,7 @@ def flatten(values: Mapping, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def diff_configs(old: Config, new: Config) -> list[tuple[str, Any, Any]]:
+def diff_configs(old, new) -> list[tuple[str, Any, Any]]:
     """List ``(key, old value, new value)`` for every key that differs."""
     a, b = flatten(config_to_dict(old)), flatten(config_to_dict(new))
     return [(k, a.get(k, _MISSING), b.get(k, _MISSING)) for k in sorted(set(a) | set(b)) if a.get(k, _MISSING) != b.get(k, _MISSING)]
