@@ -24,6 +24,7 @@ class DatasetInfo:
     defaults: dict
     build: Callable[[DataConfig, int], DataSource]
     num_classes: int | None = None
+    model_width: int | None = None
 
 
 def _build_digits(cfg: DataConfig, seed: int) -> DataSource:
@@ -57,7 +58,9 @@ def _build_mixture(cfg: DataConfig, seed: int) -> DataSource:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "digits": DatasetInfo("image", {"resolution": 8, "channels": 1}, _build_digits, num_classes=10),
+    # Width 48 trains the default digits job in about 90 s on 2 CPU cores with
+    # all 10 classes covered; width 64 scores a little better at 1.4x the time.
+    "digits": DatasetInfo("image", {"resolution": 8, "channels": 1}, _build_digits, num_classes=10, model_width=48),
     "faces": DatasetInfo("image", {"resolution": 32, "channels": 1}, _build_faces),
     "folder": DatasetInfo("image", {"resolution": 64, "channels": 3}, _build_folder),
     "ring": DatasetInfo("points", {"modes": 8, "radius": 1.0, "std": 0.01}, _build_mixture),

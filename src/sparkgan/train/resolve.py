@@ -13,7 +13,9 @@ def resolve_config(config: Config) -> Config:
         ConfigError: when settings contradict each other or the dataset.
     """
     data = resolve_data_defaults(config.data)
-    kind = dataset_info(data.name).kind
+    info = dataset_info(data.name)
+    kind = info.kind
+    default_width = info.model_width or (128 if kind == "points" else 64)
     model, loss, train, evaluation = config.model, config.loss, config.train, config.eval
     wasserstein = loss.objective == "wasserstein"
 
@@ -21,7 +23,7 @@ def resolve_config(config: Config) -> Config:
         "data": data,
         "model.arch": model.arch if model.arch != "auto" else ("mlp" if kind == "points" else "dcgan"),
         "model.z_dim": model.z_dim if model.z_dim is not None else (2 if kind == "points" else 64),
-        "model.width": model.width if model.width is not None else (128 if kind == "points" else 64),
+        "model.width": model.width if model.width is not None else default_width,
         "loss.gp_weight": loss.gp_weight if loss.gp_weight is not None else (10.0 if wasserstein else 0.0),
         "train.d_steps": train.d_steps if train.d_steps is not None else (5 if wasserstein else 1),
         "eval.num_samples": evaluation.num_samples if evaluation.num_samples is not None else (
