@@ -27,6 +27,7 @@ class TrainResult:
     run_dir: Path
     step: int
     metrics: dict[str, Any] | None
+    stopped: str | None = None
 
 
 def plan_training(
@@ -52,9 +53,9 @@ def run_training(plan: RunPlan, *, stop_at: int | None = None, progress: bool = 
     trainer.run(stop_at=stop_at)
 
     metrics = None
-    if trainer.step >= plan.config.train.steps and plan.config.eval.at_end:
+    if trainer.stopped is None and trainer.step >= plan.config.train.steps and plan.config.eval.at_end:
         metrics = evaluate_run(plan.run_dir)
-    return TrainResult(plan.run_dir, trainer.step, metrics)
+    return TrainResult(plan.run_dir, trainer.step, metrics, trainer.stopped)
 
 
 def train(

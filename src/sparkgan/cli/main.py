@@ -1,7 +1,8 @@
 """The ``sparkgan`` command: argument parsing and printing only.
 
 Every command calls a function of :mod:`sparkgan.api`. Invalid settings exit
-with status 2, other input errors with status 1, an interrupt with 130.
+with status 2, other input errors with status 1, a training run stopped by
+``collapse.action=stop`` with status 3, an interrupt with 130.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     result = api.run_training(plan)
     print(f"run folder: {result.run_dir} (step {result.step})")
+    if result.stopped:
+        print(f"stopped early: {result.stopped}")
+        return 3
     if result.metrics:
         print(format_metrics(result.metrics))
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-DatasetName = Literal["digits", "faces", "ring", "grid", "folder"]
+DatasetName = Literal["digits", "stacked-digits", "stacked-digits-4", "faces", "ring", "grid", "folder"]
 Objective = Literal["minimax", "nonsaturating", "wasserstein", "hinge", "least_squares"]
 
 
@@ -33,7 +33,7 @@ class DataConfig:
         None, "image side in pixels, a power of two (default: the dataset's own)", min=8, max=1024
     )
     channels: Optional[int] = setting(
-        None, "image channels, 1 (grayscale) or 3 (RGB) (default: the dataset's own)", min=1, max=3
+        None, "image channels, 1 (grayscale) or 3 (RGB); stacked digits fix it (default: the dataset's own)", min=1, max=4
     )
     skip_bad: bool = setting(False, "skip files that cannot be decoded instead of stopping")
     modes: Optional[int] = setting(None, "number of Gaussian modes for ring and grid", min=1, max=10000)
@@ -97,6 +97,35 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class RemediesConfig:
+    pack: int = setting(1, "samples packed into one discriminator input (PacGAN), 1 switches it off", min=1, max=16)
+    minibatch_std: int = setting(0, "group size of the minibatch standard deviation feature in D, 0 switches it off", min=0, max=256)
+    spectral_norm: bool = setting(False, "spectral normalisation of every D layer")
+    unrolled: int = setting(0, "discriminator steps unrolled into each generator step, 0 switches it off", min=0, max=20)
+    mode_seeking: float = setting(0.0, "weight of the mode-seeking (diversity-sensitive) term in the G loss", min=0.0)
+    replay: float = setting(0.0, "fraction of each fake D batch drawn from past generated samples", min=0.0, max=1.0)
+    replay_size: int = setting(4096, "past generated samples kept for replay", min=1)
+
+
+@dataclass(frozen=True)
+class CollapseConfig:
+    every: int = setting(500, "steps between live collapse checks, 0 switches them off", min=0)
+    start: int = setting(1000, "first step at which a collapse check may raise an alarm", min=0)
+    samples: int = setting(2000, "generated and real samples compared at each check", min=50)
+    min_mode_ratio: float = setting(
+        0.8, "alarm when the effective mode count falls below this fraction of the real data's", min=0.0, max=1.0
+    )
+    min_ratio: float = setting(
+        0.5, "alarm when recall, coverage or sample spread falls below this fraction of the real data's", min=0.0, max=1.0
+    )
+    action: Literal["warn", "stop", "rollback"] = setting("warn", "what an alarm does besides logging it")
+    remedy: Literal["pack", "minibatch_std", "spectral_norm", "unrolled", "mode_seeking", "replay", "r1"] = setting(
+        "pack", "remedy that collapse.action=rollback switches on"
+    )
+    max_rollbacks: int = setting(1, "rollbacks before an alarm stops the run", min=0)
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     at_end: bool = setting(True, "evaluate G_ema when training ends")
     num_samples: Optional[int] = setting(
@@ -111,4 +140,6 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    remedies: RemediesConfig = field(default_factory=RemediesConfig)
+    collapse: CollapseConfig = field(default_factory=CollapseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

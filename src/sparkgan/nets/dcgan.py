@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from sparkgan.nets.layers import MinibatchStd
+
 
 def stage_widths(resolution: int, width: int, max_width: int) -> list[int]:
     """Return the channel width of each stage from 4 x 4 up to ``resolution``."""
@@ -70,9 +72,21 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Score images (N x C x H x W); higher means more real. Returns N raw scores."""
+    """Score images (N x C x H x W); higher means more real. Returns N raw scores.
 
-    def __init__(self, resolution: int, channels: int, width: int, max_width: int = 512, norm: str = "none"):
+    ``minibatch_std`` > 0 appends a minibatch standard deviation feature map
+    (that group size) before the final layer.
+    """
+
+    def __init__(
+        self,
+        resolution: int,
+        channels: int,
+        width: int,
+        max_width: int = 512,
+        norm: str = "none",
+        minibatch_std: int = 0,
+    ):
         super().__init__()
         widths = stage_widths(resolution, width, max_width)[::-1]
         self.input_shape = (channels, resolution, resolution)
@@ -84,8 +98,12 @@ class DCGANDiscriminator(nn.Module):
                 image_norm(norm, w_out),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
+        extra = 0
+        if minibatch_std:
+            layers.append(MinibatchStd(minibatch_std))
+            extra = 1
         self.features = nn.Sequential(*layers)
-        self.score = nn.Linear(widths[-1] * 16, 1)
+        self.score = nn.Linear((widths[-1] + extra) * 16, 1)
         self.apply(init_dcgan_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

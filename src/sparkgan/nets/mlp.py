@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sparkgan.nets.layers import MinibatchStd
+
 
 class MLPGenerator(nn.Module):
     """Map latents ``z`` (N x z_dim) to points (N x out_dim)."""
@@ -26,9 +28,13 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Score points (N x in_dim); returns N raw scores."""
+    """Score points (N x in_dim); returns N raw scores.
 
-    def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 3, norm: str = "none"):
+    ``minibatch_std`` > 0 appends a minibatch standard deviation feature
+    (that group size) before the final layer.
+    """
+
+    def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 3, norm: str = "none", minibatch_std: int = 0):
         super().__init__()
         self.input_shape = (in_dim,)
         layers: list[nn.Module] = []
@@ -37,6 +43,9 @@ class MLPDiscriminator(nn.Module):
             norm_layer = {"batch": nn.BatchNorm1d(width), "layer": nn.LayerNorm(width)}.get(norm, nn.Identity())
             layers += [nn.Linear(fan_in, width), norm_layer, nn.LeakyReLU(0.2)]
             fan_in = width
+        if minibatch_std:
+            layers.append(MinibatchStd(minibatch_std))
+            fan_in += 1
         layers.append(nn.Linear(fan_in, 1))
         self.net = nn.Sequential(*layers)
 

@@ -54,18 +54,31 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
 def save_checkpoint(state: dict[str, Any], folder: str | os.PathLike, step: int, keep: int) -> Path:
     """Write ``state`` as the checkpoint of ``step`` and prune all but the newest ``keep``."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = checkpoint_path(folder, step)
+    final = _write_atomically(state, checkpoint_path(folder, step))
+    for _, old in list_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def save_healthy_checkpoint(state: dict[str, Any], folder: str | os.PathLike) -> Path:
+    """Write the state of the last collapse check that passed, for ``collapse.action=rollback``."""
+    return _write_atomically(state, Path(folder) / "healthy.pt")
+
+
+def _write_atomically(state: dict[str, Any], final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name + ".tmp")
     with open(tmp, "wb") as handle:
         torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, final)
-
-    for _, old in list_checkpoints(folder)[:-keep]:
-        old.unlink(missing_ok=True)
     return final
+
+
+def healthy_checkpoint(folder: str | os.PathLike) -> Path | None:
+    path = Path(folder) / "healthy.pt"
+    return path if path.exists() else None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -27,7 +27,7 @@ def resolve_config(config: Config) -> Config:
         "loss.gp_weight": loss.gp_weight if loss.gp_weight is not None else (10.0 if wasserstein else 0.0),
         "train.d_steps": train.d_steps if train.d_steps is not None else (5 if wasserstein else 1),
         "eval.num_samples": evaluation.num_samples if evaluation.num_samples is not None else (
-            2500 if kind == "points" else 10000
+            info.eval_samples or (2500 if kind == "points" else 10000)
         ),
     }
     resolved = replace(config, **changes)
@@ -41,6 +41,13 @@ def _check_combinations(config: Config, kind: str) -> None:
         raise ConfigError(f"invalid value {arch!r} for 'model.arch': 2-D data '{config.data.name}' needs 'mlp'")
     if kind == "image" and arch != "dcgan":
         raise ConfigError(f"invalid value {arch!r} for 'model.arch': image data '{config.data.name}' needs 'dcgan'")
+    batch, packed = config.train.batch_size, config.remedies.pack
+    if batch % packed:
+        raise ConfigError(
+            f"invalid value {packed} for 'remedies.pack': train.batch_size={batch} must be a multiple of it"
+        )
+    if config.remedies.mode_seeking > 0 and batch < 2:
+        raise ConfigError("remedies.mode_seeking compares pairs of samples, so train.batch_size must be at least 2")
     if config.model.d_norm == "batch" and (config.loss.gp_weight > 0 or config.loss.r1_gamma > 0):
         raise ConfigError(
             "model.d_norm=batch cannot be combined with a gradient penalty (loss.gp_weight) or R1 "

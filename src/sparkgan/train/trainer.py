@@ -13,19 +13,51 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from sparkgan.config import Config, config_to_dict
+from sparkgan.config import Config, config_to_dict, replace, save_config
 from sparkgan.data import DataSource, build_source
 from sparkgan.data.seeds import rank_slice, torch_stream
-from sparkgan.losses import OBJECTIVES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
-from sparkgan.nets import build_discriminator, build_generator
+from sparkgan.losses import (
+    OBJECTIVES,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    mode_seeking_term,
+    r1_penalty,
+)
+from sparkgan.nets import build_discriminator, build_generator, pack
 from sparkgan.train import checkpoint as ckpt
+from sparkgan.train.collapse import CollapseDetector, alarm_message
 from sparkgan.train.events import EventLog
+from sparkgan.train.remedies import ReplayBuffer, unrolled_scores
 from sparkgan.train.schedule import Hook, Phase, ScalarMeter
+from sparkgan.progress import progress_bar
 from sparkgan.viz import image_grid, save_png, scatter_plot
 
 log = logging.getLogger(__name__)
+
+COLLAPSE_DECISIONS = ("healthy", "warn", "stop", "rollback")
+
+# What collapse.remedy switches on when a rollback happens.
+REMEDY_SWITCHES: dict[str, dict] = {
+    "pack": {"remedies.pack": 2},
+    "minibatch_std": {"remedies.minibatch_std": 4},
+    "spectral_norm": {"remedies.spectral_norm": True},
+    "unrolled": {"remedies.unrolled": 5},
+    "mode_seeking": {"remedies.mode_seeking": 1.0},
+    "replay": {"remedies.replay": 0.5},
+    "r1": {"loss.r1_gamma": 1.0},
+}
+# Remedies that change D's input or layers, so D cannot keep its weights.
+RESHAPING_REMEDIES = frozenset({"pack", "minibatch_std", "spectral_norm"})
+
+
+class CollapseStop(Exception):
+    """Raised inside the loop when a collapse alarm stops training."""
+
+
+def apply_remedy(config: Config, remedy: str) -> Config:
+    return replace(config, **REMEDY_SWITCHES[remedy])
 
 
 @dataclass(frozen=True)
@@ -87,21 +119,32 @@ class Trainer:
         self.source = source if source is not None else build_source(config.data, train.seed)
         if hasattr(self.source, "check_batch_size"):
             self.source.check_batch_size(train.batch_size)
+        self.wrap = wrap
         self.G = build_generator(config).to(self.device)
-        self.D = build_discriminator(config).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.G_train, self.D_train = wrap(self.G), wrap(self.D)
+        self.G_train = wrap(self.G)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=train.lr_G, betas=(train.beta1, train.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_D, betas=(train.beta1, train.beta2))
+        self.build_D()
         self.objective = OBJECTIVES[config.loss.objective]
         self.step = 0
+        self.rollbacks = 0
+        self.stopped: str | None = None
 
         self.checkpoint_dir = Path(train.checkpoint_dir) if train.checkpoint_dir else self.run_dir / "checkpoints"
         self.z_fixed = self.latents("grid", 0, count=train.grid_size, sliced=False)
+        self.detector = CollapseDetector(config, self.source, self.device) if config.collapse.every else None
         self.phases = self.build_phases()
         self.hooks = self.build_hooks()
         self.meter = ScalarMeter()
         self.events: EventLog | None = None
+
+    def build_D(self) -> None:
+        """Build D, its training form, its optimizer and the replay buffer from the current config."""
+        train, remedies = self.config.train, self.config.remedies
+        self.D = build_discriminator(self.config).to(self.device)
+        self.D_train = self.wrap(self.D)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=train.lr_D, betas=(train.beta1, train.beta2))
+        self.replay = ReplayBuffer(remedies.replay_size, self.source.sample_shape) if remedies.replay > 0 else None
 
     # Schedule ------------------------------------------------------------------
 
@@ -121,6 +164,9 @@ class Trainer:
                 Hook("sample", self.sample_hook, train.sample_every),
                 Hook("checkpoint", self.checkpoint_hook, train.checkpoint_every),
             ]
+        if self.config.collapse.every:
+            # Every rank runs this hook: rank 0 measures, and all ranks act on its decision.
+            hooks.append(Hook("collapse", self.collapse_hook, self.config.collapse.every, at_end=False))
         return hooks
 
     # Random draws --------------------------------------------------------------
@@ -140,18 +186,28 @@ class Trainer:
 
     # Phases --------------------------------------------------------------------
 
+    def discriminate(self, samples: torch.Tensor) -> torch.Tensor:
+        """Score a batch with D, packing ``remedies.pack`` samples per input."""
+        return self.D_train(pack(samples, self.config.remedies.pack))
+
     def d_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
+        seed, remedies = self.config.train.seed, self.config.remedies
         real = self.real_batch(step, repeat)
         with torch.no_grad():
             fake = self.G_train(self.latents("z_D", step, repeat))
-        real_scores, fake_scores = self.D_train(real), self.D_train(fake)
+        if self.replay is not None:
+            new_fake = fake
+            fake = self.replay.mix(fake, remedies.replay, torch_stream(seed, "replay_mix", step, repeat))
+            self.replay.push(new_fake, torch_stream(seed, "replay_push", step, repeat))
+        real_scores, fake_scores = self.discriminate(real), self.discriminate(fake)
         terms = discriminator_loss(self.objective, real_scores, fake_scores)
         loss = terms["loss_D"]
 
         gp_weight = self.config.loss.gp_weight
         if gp_weight > 0:
-            mix = torch.rand(real.shape[0], generator=torch_stream(self.config.train.seed, "gp", step, repeat))
-            terms["penalty_gp"] = gradient_penalty(self.D_train, real, fake, mix.to(self.device))
+            packed_real, packed_fake = pack(real, remedies.pack), pack(fake, remedies.pack)
+            mix = torch.rand(packed_real.shape[0], generator=torch_stream(seed, "gp", step, repeat))
+            terms["penalty_gp"] = gradient_penalty(self.D_train, packed_real, packed_fake, mix.to(self.device))
             loss = loss + gp_weight * terms["penalty_gp"]
 
         self.opt_D.zero_grad(set_to_none=True)
@@ -161,7 +217,7 @@ class Trainer:
 
     def r1_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
         loss_cfg = self.config.loss
-        penalty = r1_penalty(self.D_train, self.real_batch(step, 0))
+        penalty = r1_penalty(self.D_train, pack(self.real_batch(step, 0), self.config.remedies.pack))
         # Lazy regularisation: scale by the interval so the penalty's average strength is unchanged.
         self.opt_D.zero_grad(set_to_none=True)
         (penalty * (loss_cfg.r1_gamma / 2) * loss_cfg.r1_interval).backward()
@@ -169,14 +225,39 @@ class Trainer:
         return {"penalty_r1": penalty}
 
     def g_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
-        self.D.requires_grad_(False)
-        fake = self.G_train(self.latents("z_G", step, repeat))
-        loss_G = generator_loss(self.objective, self.D_train(fake))
+        remedies = self.config.remedies
+        unrolled = remedies.unrolled > 0
+        # D's own gradients are not needed here, unless unrolling differentiates through D's updates.
+        self.D.requires_grad_(unrolled)
+        z = self.latents("z_G", step, repeat)
+        fake = self.G_train(z)
+        if unrolled:
+            fake_scores = unrolled_scores(
+                self.D, self.objective, self.unroll_batches(step), self.config.train.lr_D, pack(fake, remedies.pack)
+            )
+        else:
+            fake_scores = self.discriminate(fake)
+        terms = {"loss_G": generator_loss(self.objective, fake_scores)}
+        loss = terms["loss_G"]
+        if remedies.mode_seeking > 0:
+            terms["loss_G_mode_seeking"] = mode_seeking_term(fake, z)
+            loss = loss + remedies.mode_seeking * terms["loss_G_mode_seeking"]
+
         self.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
+        loss.backward()
         self.opt_G.step()
         self.D.requires_grad_(True)
-        return {"loss_G": loss_G}
+        return terms
+
+    def unroll_batches(self, step: int):
+        """Yield the packed (real, fake) batches of the unrolled D steps; fakes keep their graph to G."""
+        size = self.config.remedies.pack
+        for k in range(self.config.remedies.unrolled):
+            real = self.source.batch(
+                step * self.config.remedies.unrolled + k, self.config.train.batch_size, self.worker.rank, self.worker.world_size
+            ).to(self.device)
+            fake = self.G_train(self.latents("z_unroll", step, k))
+            yield pack(real, size), pack(fake, size)
 
     @torch.no_grad()
     def ema_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
@@ -212,6 +293,60 @@ class Trainer:
     def checkpoint_hook(self, completed: int) -> None:
         ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, completed, self.config.train.keep_checkpoints)
 
+    def collapse_hook(self, completed: int) -> None:
+        report = self.detector.check(self.G, completed) if self.worker.is_main else None
+        action = self.config.collapse.action
+        if report is not None and self.events is not None:
+            self.events.event(completed, "collapse_check", **report.values, alarms=report.alarms)
+        if report is not None and report.healthy and action == "rollback":
+            ckpt.save_healthy_checkpoint(self.state_dict(), self.checkpoint_dir)
+
+        decision = self.agree(COLLAPSE_DECISIONS.index("healthy" if report is None or report.healthy else action))
+        if COLLAPSE_DECISIONS[decision] == "healthy":
+            return
+        message = alarm_message(report) if report is not None else "mode collapse detected on rank 0"
+        if report is not None:
+            log.warning(message)
+            if self.events is not None:
+                self.events.event(completed, "collapse_alarm", alarms=report.alarms, action=action)
+        healthy = ckpt.healthy_checkpoint(self.checkpoint_dir)
+        if COLLAPSE_DECISIONS[decision] == "rollback" and self.rollbacks < self.config.collapse.max_rollbacks and healthy:
+            self.rollback(healthy)
+        elif COLLAPSE_DECISIONS[decision] != "warn":
+            raise CollapseStop(message)
+
+    def agree(self, decision: int) -> int:
+        """Return rank 0's decision on every rank of a data-parallel run."""
+        if self.worker.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            code = torch.tensor([decision], device=self.device)
+            torch.distributed.broadcast(code, src=0)
+            return int(code.item())
+        return decision
+
+    def rollback(self, healthy: Path) -> None:
+        """Return to the last healthy checkpoint and switch on ``collapse.remedy``."""
+        remedy = self.config.collapse.remedy
+        state = ckpt.load_checkpoint(healthy, map_location=self.device)
+        from_step = self.step
+        self.config = apply_remedy(self.config, remedy)
+        self.load_state_dict(state, with_D=remedy not in RESHAPING_REMEDIES)
+        if remedy in RESHAPING_REMEDIES:
+            # D's shape changes, so it and its optimizer start afresh against the healthy G.
+            self.build_D()
+        self.rollbacks += 1
+        self.phases = self.build_phases()
+        if self.worker.is_main:
+            for step, path in ckpt.list_checkpoints(self.checkpoint_dir):
+                if step > self.step:
+                    path.unlink(missing_ok=True)
+            save_config(self.config, self.run_dir / "config.yaml")
+            if self.events is not None:
+                self.events.event(from_step, "collapse_rollback", remedy=remedy, to_step=self.step)
+        log.warning("rolled back from step %d to healthy step %d with remedy %s", from_step, self.step, remedy)
+        if self._bar is not None:
+            self._bar.n = self.step
+            self._bar.refresh()
+
     @torch.no_grad()
     def sample_picture(self) -> np.ndarray:
         fake = self.G_ema(self.z_fixed).float().cpu().numpy()
@@ -231,16 +366,22 @@ class Trainer:
             "opt_D": self.opt_D.state_dict(),
             "rng": ckpt.capture_rng_state(),
             "config": config_to_dict(self.config),
+            "replay": self.replay.state_dict() if self.replay is not None else {},
+            "rollbacks": self.rollbacks,
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, with_D: bool = True) -> None:
         self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
+        if with_D:
+            self.D.load_state_dict(state["D"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            if self.replay is not None and state.get("replay"):
+                self.replay.load_state_dict(state["replay"])
         ckpt.restore_rng_state(state["rng"])
         self.step = int(state["step"])
+        self.rollbacks = int(state.get("rollbacks", 0))
 
     # Loop ----------------------------------------------------------------------
 
@@ -255,7 +396,7 @@ class Trainer:
         main = self.worker.is_main
         if main:
             self.events = EventLog(self.run_dir, resume_step=self.step)
-        self._bar = tqdm(total=last, initial=self.step, desc="train", unit="step", disable=not (main and self.progress), dynamic_ncols=True)
+        self._bar = progress_bar(total=last, initial=self.step, desc="train", unit="step", disable=not (main and self.progress))
         try:
             while self.step < end:
                 started = time.perf_counter()
@@ -269,6 +410,11 @@ class Trainer:
                     if hook.due(self.step, last):
                         hook.run(self.step)
                 self._bar.update(1)
+        except CollapseStop as stop:
+            self.stopped = str(stop)
+            if main:
+                path = ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, self.step, self.config.train.keep_checkpoints)
+                log.warning("training stopped at step %d by collapse.action; saved %s", self.step, path)
         except KeyboardInterrupt:
             if main and self.step > 0:
                 path = ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, self.step, self.config.train.keep_checkpoints)
