@@ -120,3 +120,17 @@ def test_evaluate_on_missing_run(tmp_path):
     done = sparkgan("evaluate", str(tmp_path / "nothing"))
     assert done.returncode == 2
     assert "not a sparkgan run folder" in done.stderr
+
+
+def test_presets_listed_and_applied(tmp_path):
+    listed = sparkgan("presets")
+    assert listed.returncode == 0
+    assert "stacked-digits-4:" in listed.stdout
+    dry = sparkgan("train", "--preset", "grid", "train.seed=3", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    printed = yaml.safe_load(dry.stdout)
+    assert printed["data"]["name"] == "grid"
+    assert printed["train"]["seed"] == 3
+    unknown = sparkgan("train", "--preset", "nope", "--dry-run", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "unknown preset 'nope'" in unknown.stderr

@@ -29,6 +29,7 @@ def _add_train(subparsers) -> None:
     )
     p.add_argument("overrides", nargs="*", metavar="key=value", help="setting overrides, applied after --config")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings")
+    p.add_argument("--preset", metavar="NAME", help="start from a named preset (see sparkgan presets)")
     p.add_argument("--out", metavar="RUN", help="run folder (default: runs/<data>-<date>-<time>)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its newest checkpoint")
     p.add_argument("--allow-config-change", action="store_true", help="resume even if settings differ from the saved ones")
@@ -53,12 +54,35 @@ def _add_sample(subparsers) -> None:
     p.set_defaults(command=cmd_sample)
 
 
+def _add_presets(subparsers) -> None:
+    p = subparsers.add_parser("presets", help="list the named presets for sparkgan train --preset")
+    p.set_defaults(command=cmd_presets)
+
+
+def _add_benchmark(subparsers) -> None:
+    from sparkgan.benchmark.modes import BENCHMARKS, VARIANTS
+
+    p = subparsers.add_parser("benchmark", help="run a built-in benchmark")
+    kinds = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    modes = kinds.add_parser(
+        "modes",
+        help="train the baseline and each remedy over seeds on the mode-collapse benchmarks",
+        description="Writes OUT/modes.md, OUT/modes.json and OUT/modes.png. Finished runs are reused.",
+    )
+    modes.add_argument("overrides", nargs="*", metavar="key=value", help="settings applied to every run")
+    modes.add_argument("--benchmarks", default=",".join(BENCHMARKS), help=f"comma-separated subset of {','.join(BENCHMARKS)}")
+    modes.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {','.join(VARIANTS)}")
+    modes.add_argument("--seeds", type=int, default=5, help="seeds per variant (default: 5)")
+    modes.add_argument("--out", default="benchmark-modes", metavar="DIR", help="output folder (default: benchmark-modes)")
+    modes.set_defaults(command=cmd_benchmark_modes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparkgan", description="Train GANs that do not collapse, on a laptop or on Spark.")
     parser.add_argument("--version", action="version", version=f"sparkgan {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     subparsers = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
-    for add in (_add_train, _add_evaluate, _add_sample):
+    for add in (_add_train, _add_evaluate, _add_sample, _add_presets, _add_benchmark):
         add(subparsers)
     return parser
 
@@ -69,7 +93,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sparkgan import api
     from sparkgan.config import config_to_yaml
 
-    plan = api.plan_training(args.config, args.overrides, args.out, args.resume, args.allow_config_change)
+    from sparkgan.presets import preset_overrides
+
+    overrides = [*preset_overrides(args.preset), *args.overrides]
+    plan = api.plan_training(args.config, overrides, args.out, args.resume, args.allow_config_change)
     if args.dry_run:
         print(config_to_yaml(plan.config), end="")
         return 0
@@ -99,6 +126,33 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return 2
     path = api.sample(args.run, args.num_samples, args.output, seed=args.seed)
     print(f"wrote {args.num_samples} samples to {path}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from sparkgan.presets import PRESETS
+
+    for preset in PRESETS.values():
+        print(f"{preset.name}: {preset.description}")
+        print("  " + " ".join(preset.overrides))
+    return 0
+
+
+def cmd_benchmark_modes(args: argparse.Namespace) -> int:
+    from sparkgan.benchmark.modes import markdown_table, run_benchmark
+
+    if args.seeds < 1:
+        print(f"sparkgan: error: invalid value {args.seeds} for --seeds: expected a positive count", file=sys.stderr)
+        return 2
+    summary = run_benchmark(
+        [b for b in args.benchmarks.split(",") if b],
+        [v for v in args.variants.split(",") if v],
+        args.seeds,
+        args.out,
+        args.overrides,
+    )
+    print(markdown_table(summary))
+    print(f"wrote {args.out}/modes.md, modes.json and modes.png")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks built into the sparkgan command."""

@@ -1,0 +1,40 @@
+import math
+
+import numpy as np
+import pytest
+
+from sparkgan.config import load_config
+from sparkgan.data import build_source
+from sparkgan.data.seeds import torch_stream
+from sparkgan.eval.evaluate import stacked_digits_metrics
+from sparkgan.metrics.digits import stacked_mode_ids
+from sparkgan.train import resolve_config
+
+
+@pytest.fixture(scope="module")
+def stacked_source():
+    config = resolve_config(load_config(overrides=["data.name=stacked-digits"]))
+    return build_source(config.data, config.train.seed)
+
+
+def test_mode_ids_weight_channels_by_powers_of_ten():
+    assert stacked_mode_ids(np.array([[3, 0, 7], [9, 9, 9]])).tolist() == [703, 999]
+
+
+def test_real_stacks_score_at_the_sampling_floor(stacked_source):
+    count = 5000
+    real = stacked_source.sample(count, torch_stream(11, "test")).numpy()
+    metrics = stacked_digits_metrics(real, stacked_source, seed=0)
+    # KL of an empirical histogram of N uniform draws over M modes is about (M - 1) / (2N).
+    floor = 999 / (2 * count)
+    assert metrics["mode_kl"] == pytest.approx(floor, rel=0.2)
+    assert metrics["mode_kl_real"] == pytest.approx(floor, rel=0.2)
+    assert metrics["modes_covered"] > 980
+    assert metrics["modes_total"] == 1000
+
+
+def test_collapsed_stacks_cover_one_mode(stacked_source):
+    one = stacked_source.sample(1, torch_stream(0, "one")).numpy()
+    metrics = stacked_digits_metrics(np.repeat(one, 300, axis=0), stacked_source, seed=0)
+    assert metrics["modes_covered"] == 1
+    assert metrics["mode_kl"] == pytest.approx(math.log(1000))
