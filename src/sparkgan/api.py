@@ -44,7 +44,7 @@ def plan_training(
 
 
 def run_training(plan: RunPlan, *, stop_at: int | None = None, progress: bool = True) -> TrainResult:
-    """Train in this process as planned, then evaluate if the config asks for it."""
+    """Train in this process as planned, then evaluate when ``eval.at_end`` is set."""
     prepare_run_dir(plan)
     trainer = Trainer(plan.config, plan.run_dir, progress=progress)
     if plan.checkpoint is not None:

@@ -1,8 +1,8 @@
 """The mode-collapse benchmark: baseline and each remedy, over seeds, on four benchmarks.
 
 Each (benchmark, variant, seed) is an ordinary training run in
-``OUT/runs/<benchmark>/<variant>/seed-<n>``; a run that already has its
-``metrics.json`` is read instead of retrained, so an interrupted benchmark
+``OUT/runs/<benchmark>/<variant>/seed-<n>``. A run that already has its
+``result.json`` is read instead of retrained, so an interrupted benchmark
 picks up where it stopped. The summary goes to ``OUT/modes.json``,
 ``OUT/modes.md`` and ``OUT/modes.png``.
 """

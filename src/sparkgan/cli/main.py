@@ -160,8 +160,13 @@ def format_metrics(metrics: dict) -> str:
     """Render metrics as one ``key: value`` line each, in the order written."""
     lines = []
     for key, value in metrics.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(value) if isinstance(value, (list, dict)) else value
-        lines.append(f"  {key}: {shown}")
+        if isinstance(value, float):
+            text = f"{value:.4g}"
+        elif isinstance(value, (list, dict)):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        lines.append(f"  {key}: {text}")
     return "metrics:\n" + "\n".join(lines)
 
 

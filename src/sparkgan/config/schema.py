@@ -5,7 +5,7 @@ metadata carries its help text and, for numbers, its accepted range; the
 loader in :mod:`sparkgan.config.loader` checks values against both. ``None``
 means "the dataset's default": :func:`sparkgan.data.resolve_data_defaults`
 fills such fields in before a run starts, so the ``config.yaml`` saved in a
-run folder holds concrete values only.
+run folder contains concrete values only.
 """
 
 from __future__ import annotations

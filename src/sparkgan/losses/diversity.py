@@ -10,7 +10,7 @@ def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) ->
 
     The batch's two halves form pairs. The ratio of mean absolute output
     distance to mean absolute latent distance is large when different
-    latents give different outputs; the loss is its reciprocal, so
+    latents give different outputs. The loss is its reciprocal, so
     minimising it pushes the generator to spread its outputs.
     """
     half = fake.shape[0] // 2

@@ -44,7 +44,7 @@ ADVICE = (
 
 @dataclass(frozen=True)
 class Probe:
-    """How the detector sees samples: a feature map and, where known, mode labels (-1: none)."""
+    """Feature map and, where known, mode labels (-1 for none) that the detector measures samples with."""
 
     features: Callable[[np.ndarray], np.ndarray]
     modes: Callable[[np.ndarray], np.ndarray] | None = None

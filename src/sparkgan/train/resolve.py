@@ -19,20 +19,23 @@ def resolve_config(config: Config) -> Config:
     model, loss, train, evaluation = config.model, config.loss, config.train, config.eval
     wasserstein = loss.objective == "wasserstein"
 
+    points = kind == "points"
     changes = {
         "data": data,
-        "model.arch": model.arch if model.arch != "auto" else ("mlp" if kind == "points" else "dcgan"),
-        "model.z_dim": model.z_dim if model.z_dim is not None else (2 if kind == "points" else 64),
-        "model.width": model.width if model.width is not None else default_width,
-        "loss.gp_weight": loss.gp_weight if loss.gp_weight is not None else (10.0 if wasserstein else 0.0),
-        "train.d_steps": train.d_steps if train.d_steps is not None else (5 if wasserstein else 1),
-        "eval.num_samples": evaluation.num_samples if evaluation.num_samples is not None else (
-            info.eval_samples or (2500 if kind == "points" else 10000)
-        ),
+        "model.arch": _unless_set(model.arch if model.arch != "auto" else None, "mlp" if points else "dcgan"),
+        "model.z_dim": _unless_set(model.z_dim, 2 if points else 64),
+        "model.width": _unless_set(model.width, default_width),
+        "loss.gp_weight": _unless_set(loss.gp_weight, 10.0 if wasserstein else 0.0),
+        "train.d_steps": _unless_set(train.d_steps, 5 if wasserstein else 1),
+        "eval.num_samples": _unless_set(evaluation.num_samples, info.eval_samples or (2500 if points else 10000)),
     }
     resolved = replace(config, **changes)
     _check_combinations(resolved, kind)
     return resolved
+
+
+def _unless_set(value, default):
+    return default if value is None else value
 
 
 def _check_combinations(config: Config, kind: str) -> None:

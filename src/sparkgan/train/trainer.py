@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 COLLAPSE_DECISIONS = ("healthy", "warn", "stop", "rollback")
 
-# What collapse.remedy switches on when a rollback happens.
+# Settings that each collapse.remedy switches on at a rollback.
 REMEDY_SWITCHES: dict[str, dict] = {
     "pack": {"remedies.pack": 2},
     "minibatch_std": {"remedies.minibatch_std": 4},
