@@ -61,3 +61,26 @@ def test_zero_unrolled_steps_is_plain_scoring():
     D = Linear([2.0, 1.0])
     x = torch.tensor([[1.0, 1.0]])
     assert unrolled_scores(D, OBJECTIVES["hinge"], [], 0.1, x).item() == pytest.approx(3.0)
+
+
+def test_learning_rate_decays_linearly_at_the_end(tmp_path):
+    from sparkgan.config import load_config
+    from sparkgan.train import Trainer, resolve_config
+
+    config = resolve_config(load_config(overrides=[
+        "data.name=ring", "train.steps=10", "train.lr_decay=0.4", "train.lr_G=1e-3", "train.lr_D=2e-3",
+        "collapse.every=0", "train.batch_size=16",
+    ]))
+    trainer = Trainer(config, tmp_path, progress=False)
+    seen = []
+    original = trainer.d_phase
+
+    def record(step, repeat):
+        seen.append((step, trainer.opt_G.param_groups[0]["lr"], trainer.opt_D.param_groups[0]["lr"]))
+        return original(step, repeat)
+
+    trainer.phases = [phase if phase.name != "D" else type(phase)("D", record) for phase in trainer.phases]
+    trainer.run()
+    # Decay over the last 4 of 10 steps: factors 1 up to step 6, then 4/4 ... 1/4 at steps 6..9.
+    assert [round(lr_g, 6) for _, lr_g, _ in seen] == [1e-3] * 7 + [7.5e-4, 5e-4, 2.5e-4]
+    assert seen[-1][2] == pytest.approx(5e-4)

@@ -78,6 +78,9 @@ class TrainConfig:
     lr_D: float = setting(2e-4, "discriminator Adam learning rate", min=0.0, min_exclusive=True)
     beta1: float = setting(0.5, "Adam beta1", min=0.0, max=1.0)
     beta2: float = setting(0.999, "Adam beta2", min=0.0, max=1.0)
+    lr_decay: float = setting(
+        0.0, "final fraction of train.steps over which both learning rates decay linearly to 0", min=0.0, max=1.0
+    )
     d_steps: Optional[int] = setting(
         None, "discriminator steps per generator step (default: 5 for wasserstein, 1 otherwise)", min=1, max=100
     )

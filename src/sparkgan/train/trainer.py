@@ -151,6 +151,8 @@ class Trainer:
     def build_phases(self) -> list[Phase]:
         loss, train = self.config.loss, self.config.train
         phases = [Phase("D", self.d_phase, repeat=train.d_steps)]
+        if train.lr_decay > 0:
+            phases.insert(0, Phase("lr", self.lr_phase))
         if loss.r1_gamma > 0:
             phases.append(Phase("D_r1", self.r1_phase, every=loss.r1_interval))
         phases += [Phase("G", self.g_phase), Phase("G_ema", self.ema_phase)]
@@ -189,6 +191,17 @@ class Trainer:
     def discriminate(self, samples: torch.Tensor) -> torch.Tensor:
         """Score a batch with D, packing ``remedies.pack`` samples per input."""
         return self.D_train(pack(samples, self.config.remedies.pack))
+
+    def lr_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
+        """Set both learning rates for this step: constant, then a linear decay to 0."""
+        train = self.config.train
+        decay_steps = train.lr_decay * train.steps
+        remaining = train.steps - step
+        factor = min(1.0, remaining / decay_steps) if decay_steps else 1.0
+        for optimizer, base in ((self.opt_G, train.lr_G), (self.opt_D, train.lr_D)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
+        return {"lr_factor": torch.tensor(factor)}
 
     def d_phase(self, step: int, repeat: int) -> dict[str, torch.Tensor]:
         seed, remedies = self.config.train.seed, self.config.remedies
