@@ -1,7 +1,7 @@
 """Live mode-collapse detection: diversity of G's samples against the real data's own.
 
-At each check the detector draws a fixed latent batch through G and
-measures, in a feature space that fits the data:
+At each check the detector draws a fixed latent batch through G_ema (G
+itself when the EMA is off) and measures, in a feature space that fits the data:
 - the effective number of modes, exp(entropy of the mode histogram), where
   modes are known (digit classes, stacked-digit combinations, mixture
   centres);

@@ -307,7 +307,8 @@ class Trainer:
         ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, completed, self.config.train.keep_checkpoints)
 
     def collapse_hook(self, completed: int) -> None:
-        report = self.detector.check(self.G, completed) if self.worker.is_main else None
+        # G_ema is the generator users sample; with train.ema_kimg=0 it is G itself.
+        report = self.detector.check(self.G_ema, completed) if self.worker.is_main else None
         action = self.config.collapse.action
         if report is not None and self.events is not None:
             self.events.event(completed, "collapse_check", **report.values, alarms=report.alarms)
