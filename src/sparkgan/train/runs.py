@@ -20,8 +20,10 @@ from sparkgan.train.resolve import resolve_config
 log = logging.getLogger(__name__)
 
 # Keys that may change on resume without --allow-config-change: raising
-# train.steps trains an existing run for longer and changes nothing else.
+# train.steps trains an existing run for longer and changes nothing else, and
+# the spark section says where the same training runs, not what it computes.
 RESUMABLE_KEYS = frozenset({"train.steps"})
+RESUMABLE_PREFIXES = ("spark.",)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,11 @@ def plan_resume(
     config = saved
     if config_file or overrides:
         config = resolve_config(load_config(config_file, overrides, base=config_to_dict(saved)))
-    changes = [row for row in diff_configs(saved, config) if row[0] not in RESUMABLE_KEYS]
+    changes = [
+        row for row in diff_configs(saved, config)
+        if row[0] not in RESUMABLE_KEYS and not row[0].startswith(RESUMABLE_PREFIXES)
+    ]
+
     if changes and not allow_config_change:
         lines = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in changes)
         raise ConfigError(
