@@ -55,8 +55,12 @@ def read_run_config(run_dir: str | os.PathLike) -> Config:
     return config_from_dict(saved or {})
 
 
-def checkpoint_folder(config: Config, run_dir: Path) -> Path:
-    return Path(config.train.checkpoint_dir) if config.train.checkpoint_dir else run_dir / "checkpoints"
+def checkpoint_folder(config: Config, run_dir: Path) -> Path | str:
+    """Return the run's checkpoint folder: a Path, or the URI of remote storage."""
+    folder = config.train.checkpoint_dir
+    if not folder:
+        return Path(run_dir) / "checkpoints"
+    return folder if ckpt.is_remote(folder) else Path(folder.removeprefix("file://"))
 
 
 def plan_new_run(config_file: str | None, overrides: list[str], out: str | None) -> RunPlan:
@@ -94,7 +98,6 @@ def plan_resume(
         row for row in diff_configs(saved, config)
         if row[0] not in RESUMABLE_KEYS and not row[0].startswith(RESUMABLE_PREFIXES)
     ]
-
     if changes and not allow_config_change:
         lines = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in changes)
         raise ConfigError(

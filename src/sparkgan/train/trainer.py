@@ -22,6 +22,7 @@ from sparkgan.losses import OBJECTIVES, discriminator_loss, generator_loss, grad
 from sparkgan.nets import build_discriminator, build_generator
 from sparkgan.train import checkpoint as ckpt
 from sparkgan.train.events import EventLog
+from sparkgan.train.runs import checkpoint_folder
 from sparkgan.train.schedule import Hook, Phase, ScalarMeter
 from sparkgan.viz import image_grid, save_png, scatter_plot
 
@@ -96,7 +97,7 @@ class Trainer:
         self.objective = OBJECTIVES[config.loss.objective]
         self.step = 0
 
-        self.checkpoint_dir = Path(train.checkpoint_dir) if train.checkpoint_dir else self.run_dir / "checkpoints"
+        self.checkpoint_dir = checkpoint_folder(config, self.run_dir)
         self.z_fixed = self.latents("grid", 0, count=train.grid_size, sliced=False)
         self.phases = self.build_phases()
         self.hooks = self.build_hooks()
