@@ -151,7 +151,10 @@ class Trainer:
 
         gp_weight = self.config.loss.gp_weight
         if gp_weight > 0:
-            mix = torch.rand(real.shape[0], generator=torch_stream(self.config.train.seed, "gp", step, repeat))
+            # Draw the global batch's weights and keep this worker's slice, as with latents.
+            count = self.config.train.batch_size
+            mix = torch.rand(count, generator=torch_stream(self.config.train.seed, "gp", step, repeat))
+            mix = mix[rank_slice(count, self.worker.rank, self.worker.world_size)]
             terms["penalty_gp"] = gradient_penalty(self.D_train, real, fake, mix.to(self.device))
             loss = loss + gp_weight * terms["penalty_gp"]
 
