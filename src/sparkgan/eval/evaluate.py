@@ -81,6 +81,8 @@ def evaluate_run(run_dir: str | os.PathLike, num_samples: int | None = None, see
     samples = generate(G, count, seed, config.eval.batch_size)
     metrics = {"step": step, "dataset": config.data.name, "num_samples": count, "seed": seed}
     metrics.update(evaluate_samples(config, samples))
+    # This process generated and scored every sample; sparkgan.cluster records its Spark counterpart.
+    metrics.update({"world_size": 1, "spark_master": None})
     write_metrics(run_dir, metrics)
     return metrics
 

@@ -40,7 +40,7 @@ from sparkgan.train.schedule import Hook
 
 log = logging.getLogger(__name__)
 
-# Seconds between progress reports of rank 0.
+# Longest time between progress reports of rank 0, in seconds.
 _PROGRESS_INTERVAL_S = 1.0
 
 
@@ -117,7 +117,8 @@ def _build_trainer(
     _seed_global_generators(config.train.seed, rank, trainer.step)
 
     if rank == 0:
-        trainer.hooks.append(Hook("report", _progress_reporter(reporter, config.train.steps), every=1))
+        report = _progress_reporter(reporter, config.train.log_every, config.train.steps)
+        trainer.hooks.append(Hook("report", report, every=1))
         if mirror is not None:
             trainer.hooks.append(Hook("mirror", lambda _: mirror.push(), every=config.train.checkpoint_every))
     return trainer, mirror
@@ -135,12 +136,13 @@ def _staging_folder(job: RankJob) -> tuple[Path, runfiles.RunFilesMirror]:
     return staging, mirror
 
 
-def _progress_reporter(reporter: ReportClient, last: int):
+def _progress_reporter(reporter: ReportClient, every: int, last: int):
+    """Report every ``every`` steps, at the last step, and at least once a second while steps complete."""
     sent = [0.0]
 
     def report(completed: int) -> None:
         now = time.monotonic()
-        if completed == last or now - sent[0] >= _PROGRESS_INTERVAL_S:
+        if completed % every == 0 or completed == last or now - sent[0] >= _PROGRESS_INTERVAL_S:
             sent[0] = now
             reporter.send("progress", step=completed)
 
