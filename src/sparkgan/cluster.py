@@ -1,8 +1,9 @@
-"""Evaluation and sampling on Spark executors.
+"""Evaluation and sampling on Spark executors, and training followed by evaluation.
 
 :mod:`sparkgan.eval.shards` says what to compute on a slice of a sample
 stream; :mod:`sparkgan.spark.jobs` runs it over index ranges on executors.
-Importing this module imports pyspark.
+This module sits beside :mod:`sparkgan.api`, above both packages, and
+imports pyspark only inside its functions, so importing it needs no Spark.
 """
 
 from __future__ import annotations
@@ -11,22 +12,21 @@ import functools
 import logging
 import os
 from pathlib import Path
-from typing import Any
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Any
 
 from sparkgan.eval import load_generator
-from sparkgan.eval import shards
 from sparkgan.eval.evaluate import write_metrics
-from sparkgan.spark.jobs import index_ranges, map_index_ranges, write_index_ranges
-from sparkgan.spark.launch import train_on_spark
-from sparkgan.spark.session import spark_session
 from sparkgan.train import RunPlan
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
 
 def _session(master: str | None, conf: dict, spark: SparkSession | None) -> SparkSession:
+    from sparkgan.spark.session import spark_session
+
     if spark is not None:
         return spark
     if not master:
@@ -39,8 +39,10 @@ def train_and_evaluate_on_spark(plan: RunPlan, progress: bool = True) -> tuple[P
 
     Returns ``(run folder, step reached, metrics or None)``.
     """
+    from sparkgan.spark.launch import train_on_spark
+
     config = plan.config
-    session = spark_session(config.spark.master, config.spark.conf)
+    session = _session(config.spark.master, config.spark.conf, None)
     result = train_on_spark(plan, spark=session, progress=progress)
     metrics = None
     if result.step >= config.train.steps and config.eval.at_end:
@@ -60,6 +62,9 @@ def evaluate_on_spark(
     The metrics equal those of :func:`sparkgan.eval.evaluate_run` for the
     same samples and seed, up to floating-point rounding.
     """
+    from sparkgan.eval import shards
+    from sparkgan.spark.jobs import index_ranges, map_index_ranges
+
     run_dir = Path(run_dir)
     G, config, step = load_generator(run_dir)
     count = num_samples or config.eval.num_samples
@@ -98,6 +103,9 @@ def sample_on_spark(
     Raises:
         FileExistsError: when ``output`` exists.
     """
+    from sparkgan.eval import shards
+    from sparkgan.spark.jobs import write_index_ranges
+
     G, config, _ = load_generator(run_dir)
     session = _session(master, config.spark.conf, spark)
     partitions = config.spark.partitions or session.sparkContext.defaultParallelism

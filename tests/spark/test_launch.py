@@ -5,16 +5,12 @@ import os
 import signal
 
 import pytest
-import torch
 
-from sparkgan import api
 from sparkgan.config import ConfigError
 from sparkgan.spark.launch import train_on_spark
 from sparkgan.spark.reports import TrainingFailedError
 from sparkgan.train import checkpoint as ckpt
 from sparkgan.train import plan_new_run
-
-from conftest import CLUSTER
 
 pytestmark = pytest.mark.spark
 
@@ -22,30 +18,14 @@ TINY = ["data.name=digits", "model.width=8", "model.z_dim=8", "train.batch_size=
         "train.log_every=1", "eval.at_end=false"]
 
 
-def spark_plan(tmp_path, *overrides):
-    return plan_new_run(None, TINY + list(overrides) + [f"spark.master={CLUSTER}", "spark.num_workers=2"],
+def spark_plan(spark, tmp_path, *overrides, workers=2):
+    master = spark.sparkContext.master
+    return plan_new_run(None, TINY + list(overrides) + [f"spark.master={master}", f"spark.num_workers={workers}"],
                         str(tmp_path / "spark-run"))
 
 
 def newest_state(folder):
     return ckpt.load_checkpoint(ckpt.latest_checkpoint(folder))
-
-
-def test_two_workers_match_one_process(cluster_spark, tmp_path):
-    steps = ["train.steps=3", "train.checkpoint_every=3", "model.d_norm=batch"]
-    api.train(overrides=TINY + steps, out=str(tmp_path / "single"), progress=False)
-    expected = newest_state(tmp_path / "single" / "checkpoints")
-
-    result = train_on_spark(spark_plan(tmp_path, *steps), spark=cluster_spark, progress=False)
-    assert (result.step, result.attempts, result.world_size) == (3, 1, 2)
-    state = newest_state(tmp_path / "spark-run" / "checkpoints")
-    for part in ("G", "D", "G_ema"):
-        for key, value in expected[part].items():
-            if value.is_floating_point():
-                torch.testing.assert_close(state[part][key], value, atol=1e-5, rtol=1e-4, msg=f"{part}.{key}")
-    # Rank 0 alone writes the run files.
-    assert (tmp_path / "spark-run" / "events.jsonl").read_text().count("\n") == 3
-    assert sorted(p.name for p in (tmp_path / "spark-run" / "samples").iterdir()) == ["step-000000003.png"]
 
 
 def test_killed_worker_relaunches_from_checkpoint(cluster_spark, tmp_path, caplog):
@@ -61,7 +41,7 @@ def test_killed_worker_relaunches_from_checkpoint(cluster_spark, tmp_path, caplo
                 killed.append(report.fields["step"])
 
     # train.log_every=1: rank 0 reports every step, so the kill lands mid-run.
-    plan = spark_plan(tmp_path, "train.steps=60", "train.checkpoint_every=10", "train.sample_every=1000",
+    plan = spark_plan(cluster_spark, tmp_path, "train.steps=60", "train.checkpoint_every=10", "train.sample_every=1000",
                       "spark.max_attempts=2")
     with caplog.at_level(logging.WARNING, logger="sparkgan.spark.launch"):
         result = train_on_spark(plan, spark=cluster_spark, progress=False, observer=observe)
@@ -83,7 +63,7 @@ def test_killed_worker_relaunches_from_checkpoint(cluster_spark, tmp_path, caplo
 def test_rank_error_reaches_driver(cluster_spark, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    plan = spark_plan(tmp_path, "train.steps=6", "train.checkpoint_every=2",
+    plan = spark_plan(cluster_spark, tmp_path, "train.steps=6", "train.checkpoint_every=2",
                       f"train.checkpoint_dir={blocker / 'checkpoints'}")
     with pytest.raises(TrainingFailedError) as failure:
         train_on_spark(plan, spark=cluster_spark, progress=False)
@@ -96,7 +76,6 @@ def test_rank_error_reaches_driver(cluster_spark, tmp_path):
 
 
 def test_too_few_task_slots(cluster_spark, tmp_path):
-    plan = plan_new_run(None, TINY + ["train.batch_size=9", f"spark.master={CLUSTER}", "spark.num_workers=3",
-                                      "spark.start_timeout_s=1"], str(tmp_path / "big"))
+    plan = spark_plan(cluster_spark, tmp_path, "train.batch_size=9", "spark.start_timeout_s=1", workers=3)
     with pytest.raises(ConfigError, match="spark.num_workers=3 needs 3 task slots at once .* offer 2"):
         train_on_spark(plan, spark=cluster_spark, progress=False)
