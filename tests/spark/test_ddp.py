@@ -89,14 +89,11 @@ def assert_close_states(single, parallel, atol):
                 assert torch.equal(actual, expected), f"{part}.{key} differs"
 
 
-@pytest.mark.parametrize("extra", [
-    # G BatchNorm (the default) and D BatchNorm with separate real and fake passes.
-    ["model.d_norm=batch"],
-    # Double backward through D: WGAN-GP with two D steps, and lazy R1.
-    ["loss.objective=wasserstein", "train.d_steps=2", "loss.r1_gamma=1", "loss.r1_interval=2"],
-], ids=["batchnorm", "penalties"])
-def test_two_ranks_match_one_process(tmp_path, extra):
-    overrides = TINY + extra
+def test_two_ranks_match_one_process(tmp_path):
+    # Double backward through D: WGAN-GP with two D steps, and lazy R1, whose
+    # gradients never reach D's last bias. G keeps its BatchNorm. The
+    # spark-submit test covers D BatchNorm through the whole Spark path.
+    overrides = TINY + ["loss.objective=wasserstein", "train.d_steps=2", "loss.r1_gamma=1", "loss.r1_interval=2"]
     single = api.train(overrides=overrides, out=str(tmp_path / "single"), progress=False)
     assert single.step == 3
     expected = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "single" / "checkpoints"))
