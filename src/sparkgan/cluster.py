@@ -1,6 +1,6 @@
 """Evaluation and sampling on Spark executors, and training followed by evaluation.
 
-:mod:`sparkgan.eval.shards` says what to compute on a slice of a sample
+:mod:`sparkgan.eval.shards` defines what to compute on a slice of a sample
 stream; :mod:`sparkgan.spark.jobs` runs it over index ranges on executors.
 This module sits beside :mod:`sparkgan.api`, above both packages, and
 imports pyspark only inside its functions, so importing it needs no Spark.
@@ -35,7 +35,7 @@ def _session(master: str | None, conf: dict, spark: SparkSession | None) -> Spar
 
 
 def train_and_evaluate_on_spark(plan: RunPlan, progress: bool = True) -> tuple[Path, int, dict[str, Any] | None]:
-    """Train the planned run on Spark, then evaluate it there if the config asks for it.
+    """Train the planned run on Spark, then evaluate it there when ``eval.at_end`` is set.
 
     Returns ``(run folder, step reached, metrics or None)``.
     """
@@ -96,7 +96,7 @@ def sample_on_spark(
 ) -> str:
     """Generate ``count`` samples of a run's G_ema on executors into a Parquet folder.
 
-    Row i holds sample i of ``seed``, the same sample as ``sparkgan sample``
+    Row i contains sample i of ``seed``, the same sample as ``sparkgan sample``
     writes: columns ``index``, ``seed`` and ``image`` (PNG bytes) or
     ``point`` (two floats).
 

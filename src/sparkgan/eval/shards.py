@@ -2,10 +2,10 @@
 
 Sample i of a seed depends only on (seed, i), so workers can each generate
 a contiguous range of the stream. For evaluation, each worker reduces its
-samples to mergeable statistics (counts, histograms, the mean and centred
-scatter matrix of classifier features) instead of shipping the samples;
-merging them gives the same metrics as :func:`evaluate_samples` on all
-samples at once, up to floating-point rounding.
+samples to mergeable statistics: counts, histograms, and the mean and
+centred scatter matrix of classifier features. Merging them gives the same
+metrics as :func:`evaluate_samples` on all samples at once, up to
+floating-point rounding, without shipping the samples.
 
 A payload is the bytes of a ``torch.save`` of tensors and plain values
 (G_ema's weights, the run config, the digit classifier's weights), so a

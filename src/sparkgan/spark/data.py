@@ -6,8 +6,8 @@ of :mod:`sparkgan.data.tables`, and TorchDistributor streams each partition
 to its barrier task, so no row passes through the driver.
 
 Rows go to partitions by a hash of their content (``xxhash64`` of the
-image bytes or the point), and each partition is sorted by that hash, so a
-rank's rows and their order do not depend on how the input happens to be
+image bytes or the point), and each partition is sorted by that hash. A
+rank's rows and their order therefore do not depend on how the input is
 split into files. Equal rows share a hash and are interchangeable.
 """
 

@@ -3,7 +3,7 @@
 Generation and evaluation split a sample stream into contiguous ranges, one
 per partition. A payload (a generator's weights, for example) travels once
 per executor as a broadcast variable. The functions come from the caller,
-so this module knows nothing of GANs.
+so this module has no GAN-specific code.
 """
 
 from __future__ import annotations

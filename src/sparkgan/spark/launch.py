@@ -3,9 +3,9 @@
 One attempt is one barrier job: ``spark.num_workers`` tasks that start
 together, each running :func:`sparkgan.spark.rank.train_rank` under
 torchrun with DistributedDataParallel (gloo on CPUs, nccl on GPUs). When an
-attempt fails, the driver names the rank that failed first and its
-traceback, and relaunches up to ``spark.max_attempts`` times; every
-relaunch resumes from the newest complete checkpoint.
+attempt fails, the driver names the rank that failed first and shows its
+traceback. It launches the job up to ``spark.max_attempts`` times in all,
+and every relaunch resumes from the newest complete checkpoint.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SparkTrainResult:
-    """How a distributed training job ended."""
+    """The outcome of a distributed training job."""
 
     run_dir: Path
     step: int
@@ -84,7 +84,7 @@ def train_on_spark(
     bar = tqdm(total=config.train.steps, initial=start_step, desc="train", unit="step",
                disable=not progress, dynamic_ncols=True)
     server = ReportServer(session.conf.get("spark.driver.host", "127.0.0.1"), observer=_watch(bar, observer))
-    # The report token also marks the run folder, so rank 0 can tell whether it sees the driver's folder.
+    # The report token also marks the run folder, so rank 0 can tell whether it reads the driver's folder.
     runfiles.write_marker(plan.run_dir, server.token)
     try:
         summary, attempts = _attempts(session, distributor, frame, config, plan.run_dir, server)
