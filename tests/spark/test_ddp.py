@@ -46,7 +46,7 @@ def _rank_entry(rank, world_size, port, function, args, results):
 def run_ranks(function, *args, world_size=2, timeout=120, wait_for=None):
     """Run ``function(*args)`` in ``world_size`` fresh processes; return {rank: (status, value)}.
 
-    With ``wait_for``, return once those ranks answered and terminate the others.
+    With ``wait_for``, return once those ranks have sent results and terminate the others.
     """
     context = multiprocessing.get_context("spawn")
     results = context.Queue()

@@ -46,7 +46,8 @@ def test_digits_metrics_equal_local(local_spark, digits_run):
     local = api.evaluate(digits_run, num_samples=700, seed=5)
     distributed = cluster.evaluate_on_spark(digits_run, num_samples=700, seed=5, spark=local_spark)
     assert_same_metrics(local, distributed)
-    assert local["world_size"] == 1 and local["spark_master"] is None
+    assert local["world_size"] == 1
+    assert local["spark_master"] is None
     assert distributed["world_size"] == 2
     assert distributed["spark_master"] == "local[2]"
     assert distributed["fd"] > 0
