@@ -97,18 +97,19 @@ def evaluate(
 
 def sample(
     run_dir: str | os.PathLike, count: int, output: str | os.PathLike, seed: int = 0, spark_master: str | None = None
-) -> Path:
+) -> Path | str:
     """Write ``count`` samples of a run's G_ema to a ``.png`` grid, a ``.npy`` array or a ``.parquet`` table.
 
     With ``spark_master``, executors generate the samples into a Parquet
-    folder, one row per sample; ``.parquet`` without a master writes one
-    file in this process.
+    folder (a local path or a URI, returned as given), one row per sample;
+    ``.parquet`` without a master writes one file in this process.
 
     Raises:
         ValueError: for an output suffix other than .png, .npy or .parquet,
             or other than .parquet with a Spark master.
         FileExistsError: for a Parquet output that exists.
     """
+    target = os.fspath(output)  # a URI such as hdfs://... must keep its double slash for Spark
     output = Path(output)
     suffix = output.suffix.lower()
     if spark_master:
@@ -116,7 +117,7 @@ def sample(
             raise ValueError(f"cannot write samples to {output}: on Spark the output must be a .parquet folder")
         from sparkgan import cluster
 
-        return Path(cluster.sample_on_spark(run_dir, count, str(output), spark_master, seed=seed))
+        return cluster.sample_on_spark(run_dir, count, target, spark_master, seed=seed)
     if suffix not in (".png", ".npy", ".parquet"):
         raise ValueError(f"cannot write samples to {output}: the file name must end in .png, .npy or .parquet")
     if suffix == ".parquet":

@@ -80,7 +80,11 @@ def evaluate_on_spark(
     stats = shards.merge_statistics(parts)
 
     metrics: dict[str, Any] = {"step": step, "dataset": config.data.name, "num_samples": count, "seed": seed}
-    metrics.update(shards.metrics_from_statistics(config, stats, payload))
+    scores = shards.metrics_from_statistics(config, stats, payload)
+    if not scores:
+        log.warning("no built-in metrics for data.name=%s; metrics.json records the sample count only",
+                    config.data.name)
+    metrics.update(scores)
     metrics.update({"world_size": used, "spark_master": session.sparkContext.master})
     write_metrics(run_dir, metrics)
     return metrics

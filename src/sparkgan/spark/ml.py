@@ -160,7 +160,7 @@ class GANEstimator(Estimator, _ConfigParams, DefaultParamsReadable, DefaultParam
             *self.config_overrides(),
         ]
         try:
-            plan = plan_new_run(None, overrides, run_dir if not run_dir.endswith("/") else run_dir[:-1])
+            plan = plan_new_run(None, overrides, run_dir)
             train_on_spark(plan, spark=spark, progress=False)
         finally:
             spark.catalog.dropTempView(view)
