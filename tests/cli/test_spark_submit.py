@@ -40,6 +40,9 @@ def test_spark_submit_trains_like_one_process(tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["spark"]["master"] == "local[2]"
     assert saved["spark"]["num_workers"] == 2
+    # Rank 0 alone writes the run files: one event line per step, one sample grid.
+    assert len((run / "events.jsonl").read_text().splitlines()) == 3
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000000003.png"]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["spark_master"] == "local[2]"
     assert metrics["world_size"] == 2
