@@ -44,7 +44,20 @@ def plan_training(
 
 
 def run_training(plan: RunPlan, *, stop_at: int | None = None, progress: bool = True) -> TrainResult:
-    """Train in this process as planned, then evaluate when ``eval.at_end`` is set."""
+    """Train as planned, then evaluate when ``eval.at_end`` is set.
+
+    Training runs in this process, or data-parallel on Spark when the
+    config names ``spark.master``.
+
+    Raises:
+        ValueError: for ``stop_at`` with a Spark master, which trains to ``train.steps``.
+    """
+    if plan.config.spark.master:
+        if stop_at is not None:
+            raise ValueError("stop_at is not available on Spark; lower train.steps instead")
+        from sparkgan import cluster
+
+        return TrainResult(*cluster.train_and_evaluate_on_spark(plan, progress=progress))
     prepare_run_dir(plan)
     trainer = Trainer(plan.config, plan.run_dir, progress=progress)
     if plan.checkpoint is not None:
@@ -72,20 +85,44 @@ def train(
     return run_training(plan, stop_at=stop_at, progress=progress)
 
 
-def evaluate(run_dir: str | os.PathLike, num_samples: int | None = None, seed: int | None = None) -> dict[str, Any]:
+def evaluate(
+    run_dir: str | os.PathLike, num_samples: int | None = None, seed: int | None = None, spark_master: str | None = None
+) -> dict[str, Any]:
+    """Score a run's G_ema and write ``RUN/metrics.json``, on Spark executors when ``spark_master`` is given."""
+    if spark_master:
+        from sparkgan import cluster
+
+        return cluster.evaluate_on_spark(run_dir, spark_master, num_samples=num_samples, seed=seed)
     return evaluate_run(run_dir, num_samples=num_samples, seed=seed)
 
 
-def sample(run_dir: str | os.PathLike, count: int, output: str | os.PathLike, seed: int = 0) -> Path:
-    """Write ``count`` samples of a run's G_ema to a ``.png`` grid or a ``.npy`` array.
+def sample(
+    run_dir: str | os.PathLike, count: int, output: str | os.PathLike, seed: int = 0, spark_master: str | None = None
+) -> Path | str:
+    """Write ``count`` samples of a run's G_ema to a ``.png`` grid, a ``.npy`` array or a ``.parquet`` table.
+
+    With ``spark_master``, executors generate the samples into a Parquet
+    folder (a local path or a URI, returned as given), one row per sample;
+    ``.parquet`` without a master writes one file in this process.
 
     Raises:
-        ValueError: for an output suffix other than .png or .npy.
+        ValueError: for an output suffix other than .png, .npy or .parquet,
+            or other than .parquet with a Spark master.
+        FileExistsError: for a Parquet output that exists.
     """
+    target = os.fspath(output)  # a URI such as hdfs://... must keep its double slash for Spark
     output = Path(output)
     suffix = output.suffix.lower()
-    if suffix not in (".png", ".npy"):
-        raise ValueError(f"cannot write samples to {output}: the file name must end in .png or .npy")
+    if spark_master:
+        if suffix != ".parquet":
+            raise ValueError(f"cannot write samples to {output}: on Spark the output must be a .parquet folder")
+        from sparkgan import cluster
+
+        return cluster.sample_on_spark(run_dir, count, target, spark_master, seed=seed)
+    if suffix not in (".png", ".npy", ".parquet"):
+        raise ValueError(f"cannot write samples to {output}: the file name must end in .png, .npy or .parquet")
+    if suffix == ".parquet":
+        return _sample_parquet(run_dir, count, output, seed)
     G, config, _ = load_generator(run_dir)
     samples = generate(G, count, seed, config.eval.batch_size)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -97,4 +134,21 @@ def sample(run_dir: str | os.PathLike, count: int, output: str | os.PathLike, se
         save_png(scatter_plot(samples), output)
     else:
         save_png(image_grid(samples), output)
+    return output
+
+
+def _sample_parquet(run_dir: str | os.PathLike, count: int, output: Path, seed: int) -> Path:
+    try:
+        from sparkgan.eval import shards
+    except ImportError as exc:  # pandas and pyarrow come with the spark extra
+        raise ValueError(f"writing {output} needs pandas and pyarrow: pip install 'sparkgan[spark]' ({exc})") from None
+
+    if output.exists():
+        raise FileExistsError(f"cannot write samples to {output}: it already exists; choose another -o")
+    G, config, _ = load_generator(run_dir)
+    rows = shards.sample_rows(shards.make_payload(G, config, for_metrics=False), 0, count, seed, config.eval.batch_size)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    rows.to_parquet(tmp, index=False)
+    os.replace(tmp, output)
     return output

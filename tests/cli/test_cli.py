@@ -113,7 +113,7 @@ def test_sample_rejects_unknown_suffix(tmp_path):
     assert sparkgan("train", *TINY, "train.steps=3", "eval.at_end=false", "--out", str(run)).returncode == 0
     done = sparkgan("sample", str(run), "-o", str(tmp_path / "out.jpg"))
     assert done.returncode == 1
-    assert ".png or .npy" in done.stderr
+    assert ".png, .npy or .parquet" in done.stderr
 
 
 def test_evaluate_on_missing_run(tmp_path):

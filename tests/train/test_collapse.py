@@ -149,3 +149,13 @@ def test_second_alarm_after_rollback_stops(tmp_path, monkeypatch):
     )
     assert result.stopped is not None
     assert len(events_of(tmp_path / "run", "collapse_rollback")) == 1
+
+
+def test_tiny_dataset_checks_spread_only(tmp_path):
+    from sparkgan.data import TensorSource
+
+    config = resolve_config(load_config(overrides=["model.width=8", "collapse.start=0", "train.batch_size=4"]))
+    source = TensorSource("tiny", torch.rand(4, 1, 8, 8) * 2 - 1, seed=0)
+    detector = CollapseDetector(config, source, torch.device("cpu"))
+    assert detector.with_neighbours is False
+    assert set(detector.real) == {"spread", "modes"}

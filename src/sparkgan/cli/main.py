@@ -34,6 +34,10 @@ def _add_train(subparsers) -> None:
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its newest checkpoint")
     p.add_argument("--allow-config-change", action="store_true", help="resume even if settings differ from the saved ones")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--spark-master", metavar="MASTER",
+                   help="train data-parallel on this Spark master, such as 'local[2]' or spark://HOST:7077 "
+                   "(sets spark.master)")
+    p.add_argument("--num-workers", type=int, metavar="N", help="training processes on Spark (sets spark.num_workers)")
     p.set_defaults(command=cmd_train)
 
 
@@ -42,6 +46,7 @@ def _add_evaluate(subparsers) -> None:
     p.add_argument("run", metavar="RUN", help="run folder")
     p.add_argument("-n", "--num-samples", type=int, help="samples to score (default: eval.num_samples)")
     p.add_argument("--seed", type=int, help="seed of the sampled latents (default: train.seed)")
+    p.add_argument("--spark-master", metavar="MASTER", help="generate and score the samples on this Spark master")
     p.set_defaults(command=cmd_evaluate)
 
 
@@ -49,8 +54,11 @@ def _add_sample(subparsers) -> None:
     p = subparsers.add_parser("sample", help="write samples of a trained run to .png or .npy")
     p.add_argument("run", metavar="RUN", help="run folder")
     p.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default: 64)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help=".png for an image grid, .npy for the raw array")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help=".png for an image grid, .npy for the raw array, .parquet for one row per sample")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled latents (default: 0)")
+    p.add_argument("--spark-master", metavar="MASTER",
+                   help="generate the samples on this Spark master into a .parquet folder")
     p.set_defaults(command=cmd_sample)
 
 
@@ -96,6 +104,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sparkgan.presets import preset_overrides
 
     overrides = [*preset_overrides(args.preset), *args.overrides]
+    if args.spark_master:
+        overrides.append(f"spark.master={args.spark_master}")
+    if args.num_workers is not None:
+        overrides.append(f"spark.num_workers={args.num_workers}")
     plan = api.plan_training(args.config, overrides, args.out, args.resume, args.allow_config_change)
     if args.dry_run:
         print(config_to_yaml(plan.config), end="")
@@ -113,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sparkgan import api
 
-    metrics = api.evaluate(args.run, num_samples=args.num_samples, seed=args.seed)
+    metrics = api.evaluate(args.run, num_samples=args.num_samples, seed=args.seed, spark_master=args.spark_master)
     print(format_metrics(metrics))
     return 0
 
@@ -124,7 +136,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num_samples < 1:
         print(f"sparkgan: error: invalid value {args.num_samples} for -n: expected a positive count", file=sys.stderr)
         return 2
-    path = api.sample(args.run, args.num_samples, args.output, seed=args.seed)
+    path = api.sample(args.run, args.num_samples, args.output, seed=args.seed, spark_master=args.spark_master)
     print(f"wrote {args.num_samples} samples to {path}")
     return 0
 
@@ -175,6 +187,7 @@ def format_metrics(metrics: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     from sparkgan.config import ConfigError
     from sparkgan.data import DataError
+    from sparkgan.spark.reports import TrainingFailedError
     from sparkgan.train.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
@@ -187,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sparkgan: error: {exc}", file=sys.stderr)
         return 2
-    except (DataError, CheckpointError, ValueError, FileNotFoundError) as exc:
+    except (DataError, CheckpointError, TrainingFailedError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"sparkgan: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

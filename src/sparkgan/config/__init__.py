@@ -10,7 +10,7 @@ from sparkgan.config.loader import (
     replace,
     save_config,
 )
-from sparkgan.config.schema import Config, DataConfig, EvalConfig, LossConfig, ModelConfig, TrainConfig
+from sparkgan.config.schema import Config, DataConfig, EvalConfig, LossConfig, ModelConfig, SparkConfig, TrainConfig
 
 __all__ = [
     "Config",
@@ -19,6 +19,7 @@ __all__ = [
     "EvalConfig",
     "LossConfig",
     "ModelConfig",
+    "SparkConfig",
     "TrainConfig",
     "config_from_dict",
     "config_to_dict",

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-DatasetName = Literal["digits", "stacked-digits", "stacked-digits-4", "faces", "ring", "grid", "folder"]
+DatasetName = Literal[
+    "digits", "stacked-digits", "stacked-digits-4", "faces", "ring", "grid", "folder", "parquet"
+]
 Objective = Literal["minimax", "nonsaturating", "wasserstein", "hinge", "least_squares"]
 
 
@@ -28,7 +30,14 @@ def setting(default, help: str, *, min=None, max=None, min_exclusive=False):
 @dataclass(frozen=True)
 class DataConfig:
     name: DatasetName = setting("digits", "training data source")
-    path: str = setting("", "image folder for data.name=folder")
+    path: str = setting(
+        "", "image folder for data.name=folder, Parquet file or folder for data.name=parquet (a local path or a URI)"
+    )
+    table: str = setting("", "Spark table or view that data.name=parquet reads instead of data.path (needs spark.master)")
+    column: str = setting("image", "column of data.name=parquet with encoded image bytes, or arrays of 2 numbers")
+    kind: Optional[Literal["image", "points"]] = setting(
+        None, "what data.column holds: image (encoded image bytes) or points (2-D arrays) (default: the dataset's own)"
+    )
     resolution: Optional[int] = setting(
         None, "image side in pixels, a power of two (default: the dataset's own)", min=8, max=1024
     )
@@ -138,6 +147,32 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class SparkConfig:
+    master: str = setting(
+        "", "Spark master URL: local[N], local-cluster[N,C,MB], spark://HOST:PORT, yarn or k8s://URL; empty trains in-process"
+    )
+    num_workers: int = setting(1, "training processes (DDP ranks), each one Spark barrier task", min=1, max=4096)
+    conf: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"help": "Spark settings of the session, for example spark.conf.spark.executor.memory=4g"},
+    )
+    max_attempts: int = setting(
+        1, "launches of the training job; each relaunch resumes from the newest complete checkpoint", min=1, max=100
+    )
+    timeout_s: float = setting(
+        300.0,
+        "seconds a rank waits for the others in a collective before all ranks stop; must exceed a checkpoint write",
+        min=1.0,
+    )
+    start_timeout_s: float = setting(
+        120.0, "seconds to wait for executors with enough task slots to run every rank at once", min=0.0
+    )
+    partitions: Optional[int] = setting(
+        None, "Spark partitions of distributed evaluation and sampling (default: the session's parallelism)", min=1
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -146,3 +181,4 @@ class Config:
     remedies: RemediesConfig = field(default_factory=RemediesConfig)
     collapse: CollapseConfig = field(default_factory=CollapseConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)

@@ -267,3 +267,14 @@ def to_uint8_image(array: np.ndarray) -> np.ndarray:
     scaled = np.clip((np.asarray(array, dtype=np.float32) + 1.0) / 2.0 * 255.0, 0.0, 255.0)
     image = np.rint(scaled).astype(np.uint8).transpose(1, 2, 0)
     return image[:, :, 0] if image.shape[2] == 1 else np.ascontiguousarray(image)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """Encode C x H x W floats in [-1, 1] as an 8-bit PNG (gray for 1 channel, RGB for 3).
+
+    Pixels are quantised by :func:`to_uint8_image`; ``decode_image`` reads
+    the file back to the same 8-bit values.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8_image(array)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -14,6 +14,7 @@ from sparkgan.data import builtin
 from sparkgan.data.images import load_image_folder
 from sparkgan.data.mixtures import grid_centers, ring_centers
 from sparkgan.data.sources import DataSource, Mixture, MixtureSource, StackedDigitsSource, TensorSource
+from sparkgan.data.tables import load_parquet_column
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ def _build_folder(cfg: DataConfig, seed: int) -> DataSource:
     return TensorSource(f"folder:{cfg.path}", torch.from_numpy(images), seed)
 
 
+def _build_parquet(cfg: DataConfig, seed: int) -> DataSource:
+    values = load_parquet_column(
+        cfg.path, cfg.column, kind=cfg.kind, channels=cfg.channels, resolution=cfg.resolution, skip_bad=cfg.skip_bad
+    )
+    name = f"parquet:{cfg.path}"
+    if cfg.kind == "points":
+        return TensorSource(name, torch.from_numpy(values), seed, kind="points")
+    return TensorSource(name, torch.from_numpy(values), seed)
+
+
 def mixture_of(cfg: DataConfig) -> Mixture:
     """Return the centres and spread of a ring or grid dataset config."""
     if cfg.name == "ring":
@@ -78,6 +89,8 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "faces": DatasetInfo("image", {"resolution": 32, "channels": 1}, _build_faces),
     "folder": DatasetInfo("image", {"resolution": 64, "channels": 3}, _build_folder),
+    # A Parquet column holds either encoded images or 2-D points; data.kind says which.
+    "parquet": DatasetInfo("image", {"resolution": 64, "channels": 3, "kind": "image"}, _build_parquet),
     "ring": DatasetInfo("points", {"modes": 8, "radius": 1.0, "std": 0.01}, _build_mixture),
     "grid": DatasetInfo("points", {"modes": 25, "spacing": 2.0, "std": 0.05}, _build_mixture),
 }
@@ -97,10 +110,22 @@ def resolve_data_defaults(cfg: DataConfig) -> DataConfig:
         ConfigError: for settings that do not fit the chosen dataset.
     """
     info = dataset_info(cfg.name)
-    filled = {key: value for key, value in info.defaults.items() if getattr(cfg, key) is None}
+    kind = cfg.kind or info.defaults.get("kind", info.kind)
+    image_keys = ("resolution", "channels")
+    filled = {
+        key: value
+        for key, value in info.defaults.items()
+        if getattr(cfg, key) is None and not (kind == "points" and key in image_keys)
+    }
+    filled["kind"] = kind
     cfg = dataclasses.replace(cfg, **filled)
+    if "kind" not in info.defaults and cfg.kind != info.kind:
+        raise ConfigError(
+            f"invalid value {cfg.kind!r} for 'data.kind': dataset '{cfg.name}' holds {info.kind} data; "
+            "only data.name=parquet lets data.kind choose"
+        )
 
-    if info.kind == "image":
+    if cfg.kind == "image":
         if cfg.resolution & (cfg.resolution - 1):
             raise ConfigError(
                 f"invalid value {cfg.resolution} for 'data.resolution': expected a power of two such as 8, 16, 32, 64"
@@ -113,11 +138,24 @@ def resolve_data_defaults(cfg: DataConfig) -> DataConfig:
     if cfg.name == "folder":
         if not cfg.path:
             raise ConfigError("data.name=folder needs 'data.path' set to a folder of images")
-        if not Path(cfg.path).is_dir():
+        if not is_uri(cfg.path) and not Path(cfg.path).is_dir():
             raise ConfigError(f"invalid value {cfg.path!r} for 'data.path': folder not found")
+    if cfg.name == "parquet":
+        if bool(cfg.path) == bool(cfg.table):
+            raise ConfigError(
+                "data.name=parquet needs exactly one of 'data.path' (a Parquet file or folder) and 'data.table' "
+                f"(a Spark table); got data.path={cfg.path!r} and data.table={cfg.table!r}"
+            )
+        if cfg.path and not is_uri(cfg.path) and not Path(cfg.path).exists():
+            raise ConfigError(f"invalid value {cfg.path!r} for 'data.path': Parquet file or folder not found")
     if cfg.name == "grid" and round(cfg.modes ** 0.5) ** 2 != cfg.modes:
         raise ConfigError(f"invalid value {cfg.modes} for 'data.modes': a grid needs a square number such as 9, 25, 49")
     return cfg
+
+
+def is_uri(path: str) -> bool:
+    """Tell whether a path names remote storage (``hdfs://``, ``s3://``, ...) rather than a local path."""
+    return "://" in path
 
 
 def build_source(cfg: DataConfig, seed: int) -> DataSource:

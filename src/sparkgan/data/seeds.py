@@ -31,6 +31,23 @@ def numpy_stream(seed: int, purpose: str, *counters: int) -> np.random.Generator
     return np.random.default_rng(stream_seed(seed, purpose, *counters))
 
 
+def sample_latents(seed: int, count: int, z_dim: int, start: int = 0) -> torch.Tensor:
+    """Return latents ``start .. start + count`` of the sample stream of ``seed``.
+
+    Latent i depends only on (seed, i), so any slice of the stream, on any
+    machine, matches the same slice of one long draw. The stream is drawn in
+    blocks of 1024 latents, one generator per block.
+    """
+    block = 1024
+    parts = []
+    first_block, last_block = start // block, (start + count - 1) // block
+    for index in range(first_block, last_block + 1):
+        parts.append(torch.randn(block, z_dim, generator=torch_stream(seed, "samples", index)))
+    z = torch.cat(parts)
+    offset = start - first_block * block
+    return z[offset:offset + count]
+
+
 def rank_slice(total: int, rank: int, world_size: int) -> slice:
     """Return the part of a global batch of ``total`` rows that ``rank`` owns.
 

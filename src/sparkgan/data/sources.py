@@ -38,16 +38,23 @@ class DataSource:
 
 
 class TensorSource(DataSource):
-    """A finite image set held in memory, shuffled anew each epoch.
+    """A finite image set (or point set) held in memory, shuffled anew each epoch.
 
     Batches never straddle epochs: an epoch has ``len // batch_size`` batches
     and the remainder of its permutation is left out, as with
     ``DataLoader(drop_last=True)``.
     """
 
-    def __init__(self, name: str, images: torch.Tensor, seed: int, labels: np.ndarray | None = None):
+    def __init__(
+        self,
+        name: str,
+        images: torch.Tensor,
+        seed: int,
+        labels: np.ndarray | None = None,
+        kind: Literal["image", "points"] = "image",
+    ):
         self.name = name
-        self.kind = "image"
+        self.kind = kind
         self.images = images.contiguous()
         self.labels = labels
         self.sample_shape = tuple(images.shape[1:])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sparkgan.config import Config
-from sparkgan.data import StackedDigitsSource, build_source, dataset_info, mixture_of
+from sparkgan.data import StackedDigitsSource, build_source, mixture_of
 from sparkgan.data.seeds import numpy_stream, torch_stream
 from sparkgan.eval.generate import generate, load_generator
 from sparkgan.metrics.digit_classifier import load_digit_classifier
@@ -73,8 +73,7 @@ def stacked_digits_metrics(samples: np.ndarray, source: StackedDigitsSource, see
 def evaluate_samples(config: Config, samples: np.ndarray) -> dict[str, Any]:
     """Compute the metrics that fit the run's dataset."""
     name = config.data.name
-    kind = dataset_info(name).kind
-    if kind == "points":
+    if name in ("ring", "grid"):
         mixture = mixture_of(config.data)
         return mixture_mode_stats(samples, mixture.centers, mixture.std)
     if name == "digits":
@@ -82,8 +81,8 @@ def evaluate_samples(config: Config, samples: np.ndarray) -> dict[str, Any]:
         return digits_metrics(samples, source.reference().numpy(), source.labels, config.train.seed)
     if name.startswith("stacked-digits"):
         return stacked_digits_metrics(samples, build_source(config.data, config.train.seed), config.train.seed)
-    # NOTE: faces and folder data have no built-in feature extractor yet, so
-    # only the sample count is reported for them.
+    # NOTE: faces, folder and parquet data have no built-in feature extractor
+    # or known modes yet, so only the sample count is reported for them.
     log.warning("no built-in metrics for data.name=%s; metrics.json records the sample count only", name)
     return {}
 
@@ -98,6 +97,8 @@ def evaluate_run(run_dir: str | os.PathLike, num_samples: int | None = None, see
     samples = generate(G, count, seed, config.eval.batch_size)
     metrics = {"step": step, "dataset": config.data.name, "num_samples": count, "seed": seed}
     metrics.update(evaluate_samples(config, samples))
+    # This process generated and scored every sample; sparkgan.cluster records its Spark counterpart.
+    metrics.update({"world_size": 1, "spark_master": None})
     write_metrics(run_dir, metrics)
     return metrics
 

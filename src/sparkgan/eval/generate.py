@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sparkgan.config import Config, config_from_dict
-from sparkgan.data.seeds import torch_stream
+from sparkgan.data.seeds import sample_latents
 from sparkgan.nets import build_generator
 from sparkgan.train import checkpoint as ckpt
 from sparkgan.train.runs import checkpoint_folder, read_run_config
@@ -45,14 +45,7 @@ def latents_for(seed: int, count: int, z_dim: int, start: int = 0) -> torch.Tens
     Latent i depends only on (seed, i), so any slice of the stream, on any
     machine, matches the same slice of one long draw.
     """
-    block = 1024
-    parts = []
-    first_block, last_block = start // block, (start + count - 1) // block
-    for index in range(first_block, last_block + 1):
-        parts.append(torch.randn(block, z_dim, generator=torch_stream(seed, "samples", index)))
-    z = torch.cat(parts)
-    offset = start - first_block * block
-    return z[offset:offset + count]
+    return sample_latents(seed, count, z_dim, start)
 
 
 @torch.no_grad()

@@ -131,13 +131,21 @@ class CollapseDetector:
             self.count, config.model.z_dim, generator=torch_stream(config.train.seed, "collapse_z")
         )
 
+        # Coverage needs the 5 nearest neighbours of each real sample besides itself.
+        self.with_neighbours = self.count > 5
+        if not self.with_neighbours:
+            log.warning(
+                "only %d real samples for collapse checks: recall and coverage are left out, spread and modes remain",
+                len(reference),
+            )
         self.real_features = self.probe.features(real_a)
         self.real = self._statistics(real_b, self.probe.features(real_b))
 
     def _statistics(self, samples: np.ndarray, features: np.ndarray) -> dict[str, float]:
-        _, recall = precision_recall(self.real_features, features, k=3)
-        _, coverage = density_coverage(self.real_features, features, k=5)
-        stats = {"recall": recall, "coverage": coverage, "spread": mean_pairwise_distance(features)}
+        stats = {"spread": mean_pairwise_distance(features)}
+        if self.with_neighbours:
+            stats["recall"] = precision_recall(self.real_features, features, k=3)[1]
+            stats["coverage"] = density_coverage(self.real_features, features, k=5)[1]
         if self.probe.modes is not None:
             stats["modes"] = effective_modes(self.probe.modes(samples))
         return stats

@@ -20,8 +20,10 @@ from sparkgan.train.resolve import resolve_config
 log = logging.getLogger(__name__)
 
 # Keys that may change on resume without --allow-config-change: raising
-# train.steps trains an existing run for longer and changes nothing else.
+# train.steps trains an existing run for longer and changes nothing else, and
+# the spark section says where the same training runs, not what it computes.
 RESUMABLE_KEYS = frozenset({"train.steps"})
+RESUMABLE_PREFIXES = ("spark.",)
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,12 @@ def read_run_config(run_dir: str | os.PathLike) -> Config:
     return config_from_dict(saved or {})
 
 
-def checkpoint_folder(config: Config, run_dir: Path) -> Path:
-    return Path(config.train.checkpoint_dir) if config.train.checkpoint_dir else run_dir / "checkpoints"
+def checkpoint_folder(config: Config, run_dir: Path) -> Path | str:
+    """Return the run's checkpoint folder: a Path, or the URI of remote storage."""
+    folder = config.train.checkpoint_dir
+    if not folder:
+        return Path(run_dir) / "checkpoints"
+    return folder if ckpt.is_remote(folder) else Path(folder.removeprefix("file://"))
 
 
 def plan_new_run(config_file: str | None, overrides: list[str], out: str | None) -> RunPlan:
@@ -88,7 +94,10 @@ def plan_resume(
     config = saved
     if config_file or overrides:
         config = resolve_config(load_config(config_file, overrides, base=config_to_dict(saved)))
-    changes = [row for row in diff_configs(saved, config) if row[0] not in RESUMABLE_KEYS]
+    changes = [
+        row for row in diff_configs(saved, config)
+        if row[0] not in RESUMABLE_KEYS and not row[0].startswith(RESUMABLE_PREFIXES)
+    ]
     if changes and not allow_config_change:
         lines = "\n".join(f"  {key}: {old!r} -> {new!r}" for key, old, new in changes)
         raise ConfigError(

@@ -30,6 +30,7 @@ from sparkgan.train import checkpoint as ckpt
 from sparkgan.train.collapse import CollapseDetector, alarm_message
 from sparkgan.train.events import EventLog
 from sparkgan.train.remedies import ReplayBuffer, unrolled_scores
+from sparkgan.train.runs import checkpoint_folder
 from sparkgan.train.schedule import Hook, Phase, ScalarMeter
 from sparkgan.progress import progress_bar
 from sparkgan.viz import image_grid, save_png, scatter_plot
@@ -130,7 +131,7 @@ class Trainer:
         self.rollbacks = 0
         self.stopped: str | None = None
 
-        self.checkpoint_dir = Path(train.checkpoint_dir) if train.checkpoint_dir else self.run_dir / "checkpoints"
+        self.checkpoint_dir = checkpoint_folder(config, self.run_dir)
         self.z_fixed = self.latents("grid", 0, count=train.grid_size, sliced=False)
         self.detector = CollapseDetector(config, self.source, self.device) if config.collapse.every else None
         self.phases = self.build_phases()
@@ -219,7 +220,10 @@ class Trainer:
         gp_weight = self.config.loss.gp_weight
         if gp_weight > 0:
             packed_real, packed_fake = pack(real, remedies.pack), pack(fake, remedies.pack)
-            mix = torch.rand(packed_real.shape[0], generator=torch_stream(seed, "gp", step, repeat))
+            # Draw the global batch's weights and keep this worker's slice, as with latents.
+            count = self.config.train.batch_size // remedies.pack
+            mix = torch.rand(count, generator=torch_stream(seed, "gp", step, repeat))
+            mix = mix[rank_slice(count, self.worker.rank, self.worker.world_size)]
             terms["penalty_gp"] = gradient_penalty(self.D_train, packed_real, packed_fake, mix.to(self.device))
             loss = loss + gp_weight * terms["penalty_gp"]
 
@@ -337,7 +341,7 @@ class Trainer:
             return int(code.item())
         return decision
 
-    def rollback(self, healthy: Path) -> None:
+    def rollback(self, healthy: ckpt.CheckpointPath) -> None:
         """Return to the last healthy checkpoint and switch on ``collapse.remedy``."""
         remedy = self.config.collapse.remedy
         state = ckpt.load_checkpoint(healthy, map_location=self.device)
@@ -352,7 +356,7 @@ class Trainer:
         if self.worker.is_main:
             for step, path in ckpt.list_checkpoints(self.checkpoint_dir):
                 if step > self.step:
-                    path.unlink(missing_ok=True)
+                    ckpt.remove_checkpoint(path)
             save_config(self.config, self.run_dir / "config.yaml")
             if self.events is not None:
                 self.events.event(from_step, "collapse_rollback", remedy=remedy, to_step=self.step)
