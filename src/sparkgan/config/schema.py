@@ -128,7 +128,10 @@ class CollapseConfig:
         0.8, "alarm when the effective mode count falls below this fraction of the real data's", min=0.0, max=1.0
     )
     min_ratio: float = setting(
-        0.5, "alarm when recall, coverage or sample spread falls below this fraction of the real data's", min=0.0, max=1.0
+        0.5, "alarm when recall or sample spread falls below this fraction of the real data's", min=0.0, max=1.0
+    )
+    min_coverage_ratio: float = setting(
+        0.2, "alarm when coverage falls below this fraction of the real data's", min=0.0, max=1.0
     )
     action: Literal["warn", "stop", "rollback"] = setting("warn", "what an alarm does besides logging it")
     remedy: Literal["pack", "minibatch_std", "spectral_norm", "unrolled", "mode_seeking", "replay", "r1"] = setting(

@@ -42,6 +42,17 @@ ADVICE = (
 )
 
 
+# The collapse setting that bounds each statistic's ratio. Coverage also falls
+# when samples are diverse but imprecise, as early in training, so its default
+# bound is lower.
+THRESHOLD_KEYS = {
+    "modes": "min_mode_ratio",
+    "recall": "min_ratio",
+    "spread": "min_ratio",
+    "coverage": "min_coverage_ratio",
+}
+
+
 @dataclass(frozen=True)
 class Probe:
     """Feature map and, where known, mode labels (-1 for none) that the detector measures samples with."""
@@ -170,7 +181,8 @@ class CollapseDetector:
             values[name] = value
             values[f"{name}_real"] = reference
             values[f"{name}_ratio"] = ratio
-            key, threshold = ("min_mode_ratio", settings.min_mode_ratio) if name == "modes" else ("min_ratio", settings.min_ratio)
+            key = THRESHOLD_KEYS[name]
+            threshold = getattr(settings, key)
             if step >= settings.start and ratio < threshold:
                 alarms.append(
                     f"{name} {value:.4g} is {ratio:.2f} of the real data's {reference:.4g} (below collapse.{key}={threshold})"
