@@ -38,6 +38,7 @@ def spark():
 def tiny_model_file(tmp_path_factory):
     torch.manual_seed(0)
     generator = SRResNet(4, width=8, blocks=1, upsample_width=4)
+    torch.nn.init.normal_(generator.tail.weight, std=0.2)
     return save_model(generator, tmp_path_factory.mktemp("model") / "tiny.safetensors", stage="psnr")
 
 

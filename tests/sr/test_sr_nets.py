@@ -41,6 +41,7 @@ def test_receptive_radius_formula(scale, blocks, expected):
 def test_receptive_radius_bounds_gradient(scale):
     torch.manual_seed(0)
     generator = SRResNet(scale, width=4, blocks=2, upsample_width=4)
+    torch.nn.init.normal_(generator.tail.weight)
     image = torch.rand(1, 3, 40, 40, requires_grad=True)
     output = generator(image)
     radius = generator.receptive_radius
@@ -55,13 +56,15 @@ def test_receptive_radius_bounds_gradient(scale):
         assert cols.max() <= source + radius
 
 
-def test_zero_network_is_bicubic():
+def test_untrained_generator_is_bicubic():
     generator = SRResNet(4, width=4, blocks=1, upsample_width=4)
-    with torch.no_grad():
-        generator.tail.weight.zero_()
-        generator.tail.bias.zero_()
     image = torch.rand(1, 3, 12, 9)
     torch.testing.assert_close(generator(image), upscale_bicubic(image, 4))
+
+
+def test_generator_without_skip_has_random_last_layer():
+    generator = SRResNet(4, width=4, blocks=1, upsample_width=4, bicubic_skip=False)
+    assert generator.tail.weight.abs().sum() > 0
 
 
 def test_discriminator_scores_patches_and_returns_features():
