@@ -52,7 +52,7 @@ def test_safetensors_file_accepted(tmp_path):
     assert len(VGGFeatures(path, "conv1_2").features) == 3
 
 
-def test_loss_is_zero_for_equal_images_and_positive_otherwise(vgg19_file):
+def test_loss_zero_only_for_equal_images(vgg19_file):
     vgg = VGGFeatures(vgg19_file, "conv2_2")
     images = torch.rand(2, 3, 16, 16)
     assert perceptual_loss(vgg, images, images).item() == 0.0

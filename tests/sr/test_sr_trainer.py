@@ -7,7 +7,7 @@ import torch
 
 from sparkgan.config import ConfigError
 from sparkgan.sr import api
-from sparkgan.sr.model_io import load_model
+from sparkgan.sr.model_io import ModelFileError, load_model
 from sparkgan.sr.runs import build_data, plan_sr_training
 from sparkgan.sr.trainer import SRTrainer
 from sparkgan.train import checkpoint as ckpt
@@ -135,3 +135,23 @@ def test_missing_paths_named(tmp_path):
                                     f"loss.perceptual_weights={tmp_path / 'vgg.pth'}"])
     assert "'data.path'" in str(error.value)
     assert "'loss.perceptual_weights'" in str(error.value)
+
+
+def test_gan_stage_from_given_model(tmp_path):
+    first = api.train(overrides=TINY + ["train.psnr_steps=2", "train.gan_steps=0", "eval.at_end=false"],
+                      out=str(tmp_path / "psnr"), progress=False)
+    psnr_model = first.run_dir / "model-psnr.safetensors"
+    second = api.train(overrides=TINY + ["train.psnr_steps=0", "train.gan_steps=2", "eval.at_end=false",
+                                         f"train.init_from={psnr_model}"], out=str(tmp_path / "gan"), progress=False)
+    copied = load_model(second.run_dir / "model-psnr.safetensors").generator.state_dict()
+    for key, tensor in load_model(psnr_model).generator.state_dict().items():
+        assert torch.equal(copied[key], tensor)
+    assert load_model(second.run_dir).stage == "gan"
+
+
+def test_init_from_other_architecture_rejected(tmp_path):
+    first = api.train(overrides=TINY + ["train.psnr_steps=1", "train.gan_steps=0", "eval.at_end=false"],
+                      out=str(tmp_path / "a"), progress=False)
+    with pytest.raises(ModelFileError, match="'train.init_from'"):
+        api.train(overrides=TINY + ["model.blocks=2", f"train.init_from={first.run_dir}", "train.psnr_steps=1",
+                                    "train.gan_steps=0"], out=str(tmp_path / "b"), progress=False)

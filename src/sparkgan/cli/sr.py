@@ -98,7 +98,7 @@ def _add_upscale(commands) -> None:
     spark.add_argument("--input", metavar="DIR_OR_PARQUET", help="folder of images or Parquet table to upscale")
     spark.add_argument("--input-column", default="content", help="binary column of encoded images in a Parquet input")
     spark.add_argument("--output-column", default="upscaled", help="column of PNG bytes added to a Parquet output")
-    spark.add_argument("--partitions", type=int, help="least number of Spark tasks (default: the default parallelism)")
+    spark.add_argument("--partitions", type=int, help="minimum number of Spark tasks (default: the default parallelism)")
     spark.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE", help="Spark setting, repeatable")
     p.set_defaults(command=cmd_upscale)
 
@@ -171,7 +171,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if value is not None and value < (0 if name == "--overlap" else 1):
             return _usage_error(f"invalid value {value} for {name}: expected a positive number of pixels")
     settings = TileSettings(args.tile or DEFAULT_TILE, args.overlap, args.alpha_method)
-    existing = "skip" if args.skip_existing else "overwrite" if args.overwrite else "error"
+    existing = "error"
+    if args.skip_existing:
+        existing = "skip"
+    elif args.overwrite:
+        existing = "overwrite"
     if args.spark_master:
         return _upscale_on_spark(args, settings, existing)
     if args.input:

@@ -14,9 +14,9 @@ Each Python worker loads the model once (:func:`sparkgan.sr.model_io.cached_mode
 and reuses it for every task it runs. The model file is read by the executors,
 so it must be on storage that every executor can reach (any path on a local or
 ``local-cluster`` master). Rows reach the function in Arrow batches of
-``spark.sql.execution.arrow.maxRecordsPerBatch`` rows; the function hands back
-``rows_per_batch`` rows at a time, so at most that many upscaled images are
-held at once.
+``spark.sql.execution.arrow.maxRecordsPerBatch`` rows. The function returns
+``rows_per_batch`` rows at a time, so a worker keeps at most that many
+upscaled images in memory.
 """
 
 from __future__ import annotations
@@ -119,10 +119,10 @@ def write_files_function(
     """Build the ``mapInPandas`` function that writes each row's upscaled PNG under ``output_dir``.
 
     Input rows have ``path``, ``name`` (the output path relative to
-    ``output_dir``) and ``content`` (null: read the file at ``path``); output
-    rows have ``path``, ``output`` and ``written`` (false for a skipped
-    existing file). Files are written atomically, so a retried task rewrites
-    them safely.
+    ``output_dir``) and ``content``, which is null when the file at ``path``
+    is to be read. Output rows have ``path``, ``output`` and ``written``
+    (false for a skipped existing file). Files are written atomically, so a
+    retried task rewrites them safely.
     """
 
     def write_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -156,7 +156,7 @@ def write_files_function(
 
 @dataclass(frozen=True)
 class TableUpscaleReport:
-    """What a table job did."""
+    """Counts and timing of one table job."""
 
     rows: int
     written: int
@@ -285,7 +285,7 @@ def _check_output_folder(output: str, existing: str) -> None:
     folder = Path(output)
     if existing == "error" and folder.is_dir() and any(folder.rglob("*.png")):
         raise DataError(
-            f"output folder {output} holds PNG files already: pass --skip-existing to resume "
+            f"output folder {output} contains PNG files already: pass --skip-existing to resume "
             "or --overwrite to replace them"
         )
 
@@ -316,7 +316,9 @@ def _worker_message(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     python_errors = [line for line in lines if line.startswith(("sparkgan.", "DataError", "ModelFileError"))
                      or "Error: " in line and not line.startswith("at ")]
-    return python_errors[-1] if python_errors else (lines[0] if lines else type(error).__name__)
+    if python_errors:
+        return python_errors[-1]
+    return lines[0] if lines else type(error).__name__
 
 
 # The Spark ML stage ------------------------------------------------------------------
@@ -324,7 +326,7 @@ def _worker_message(error: Exception) -> str:
 class SuperResolver(Transformer, HasInputCol, HasOutputCol, DefaultParamsReadable, DefaultParamsWritable):
     """Spark ML ``Transformer`` that adds a column of upscaled images (PNG bytes).
 
-    The input column holds encoded image files (binary), as Spark's
+    The input column contains encoded image files (binary), as Spark's
     ``binaryFile`` source gives in ``content``. Gray, gray + alpha, RGB and
     RGBA images and 16-bit PNGs keep their layout and bit depth; a null input
     gives a null output.

@@ -1,6 +1,6 @@
 """Typed settings of a super-resolution run: ``sparkgan sr train key=value ...``.
 
-The root :class:`SRConfig` loads with the foundation's loader
+The root :class:`SRConfig` loads with the project's config loader
 (``load_config(path, overrides, schema=SRConfig)``), so unknown keys, wrong
 types and out-of-range values are reported together. Settings that depend on
 each other are checked by :meth:`SRConfig.config_problems`, which the loader
@@ -77,6 +77,9 @@ class SRLossConfig:
 class SRTrainConfig:
     psnr_steps: int = setting(2000, "steps of the pixel-loss stage", min=0)
     gan_steps: int = setting(1000, "steps of the GAN stage", min=0)
+    init_from: str = setting(
+        "", "model file or SR run folder whose generator weights start training (same model.* architecture)"
+    )
     batch_size: int = setting(16, "crops per step", min=1)
     lr_psnr: float = setting(1e-3, "generator Adam learning rate of the pixel-loss stage", min=0.0, min_exclusive=True)
     lr_G: float = setting(1e-4, "generator Adam learning rate of the GAN stage", min=0.0, min_exclusive=True)

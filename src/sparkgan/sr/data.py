@@ -49,7 +49,7 @@ _FILES_NAMED_IN_ERRORS = 5
 class SRImage:
     """One training or validation image, stored compactly as integers.
 
-    ``hr`` is H x W x 3 uint8 or uint16 with H and W multiples of the scale;
+    ``hr`` is H x W x 3 uint8 or uint16 with H and W multiples of the scale.
     ``lr`` is the given low-resolution image (paired data) or None.
     """
 
@@ -239,8 +239,8 @@ class PatchSource:
     """Random (LR, HR) crop pairs, a pure function of (seed, step).
 
     An image is picked with probability proportional to its number of crop
-    positions, so every HR pixel is about equally likely to be seen; the crop
-    position and one of the eight flips and rotations are uniform.
+    positions, so every HR pixel is about equally likely to be seen. The crop
+    position and the choice among the eight flips and rotations are uniform.
     """
 
     def __init__(

@@ -1,9 +1,9 @@
 """Read and write images for super-resolution without losing bit depth.
 
 Reading goes through :func:`sparkgan.data.images.decode_image` (Pillow, EXIF
-orientation applied) except for 16-bit colour PNG files: Pillow 13 reduces
-16-bit RGB, RGBA and gray + alpha PNGs to 8 bits, so those are read with
-OpenCV, and their EXIF orientation is applied with Pillow's own transposes.
+orientation applied) except for 16-bit colour PNG files. Pillow 13 reduces
+16-bit RGB, RGBA and gray + alpha PNGs to 8 bits, so OpenCV reads those, and
+Pillow's own transposes apply their EXIF orientation.
 Values are divided by 65535 for 16-bit data and by 255 for 8-bit data.
 
 Writing produces PNG: 8-bit data through Pillow, 16-bit data through OpenCV,
@@ -82,7 +82,7 @@ def _decode_16_bit_colour_png(data: bytes, label: str) -> DecodedImage:
 
 
 def _apply_exif_orientation(pixels: np.ndarray, data: bytes, label: str) -> np.ndarray:
-    """Rotate or flip decoded pixels as the file's EXIF orientation says, by Pillow's rules."""
+    """Rotate or flip decoded pixels by the file's EXIF orientation tag, with Pillow's transposes."""
     try:
         with Image.open(io.BytesIO(data)) as opened:
             orientation = opened.getexif().get(_EXIF_ORIENTATION, 1)

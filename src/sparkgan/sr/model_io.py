@@ -34,7 +34,7 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class SRModel:
-    """A loaded generator in evaluation mode, with what its file says about it."""
+    """A loaded generator in evaluation mode, with its file and training stage."""
 
     generator: SRResNet
     path: Path
@@ -85,7 +85,7 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
             if (path / name).is_file():
                 return path / name
         raise ModelFileError(
-            f"{path} holds no trained model ({GAN_MODEL} or {PSNR_MODEL}): finish a stage of "
+            f"{path} contains no trained model ({GAN_MODEL} or {PSNR_MODEL}): finish a stage of "
             f"'sparkgan sr train' first, or give a .safetensors model file"
         )
     if not path.is_file():

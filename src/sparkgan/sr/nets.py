@@ -73,7 +73,7 @@ class SRResNet(nn.Module):
         self.tail = nn.Conv2d(upsample_width, channels, 3, padding=1)
         if bicubic_skip:
             # A zero last layer makes the untrained generator exactly the bicubic
-            # baseline; otherwise its random output starts about 2.5 dB below bicubic.
+            # baseline instead of bicubic plus random noise.
             nn.init.zeros_(self.tail.weight)
             nn.init.zeros_(self.tail.bias)
 

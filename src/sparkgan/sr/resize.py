@@ -4,10 +4,10 @@ Both use Keys cubic convolution with a = -0.5, antialiased when shrinking
 (the kernel widens by the downscaling factor), and pixel centres aligned
 (``align_corners=False``): ``torch.nn.functional.interpolate(mode="bicubic",
 antialias=True)``. Pillow's ``Image.resize(..., BICUBIC)`` on float images
-computes the same values to within 1e-6. MATLAB's ``imresize`` uses the same
-kernel, but extends the image by mirroring at the borders where torch and
-Pillow renormalise the truncated kernel, so pixels within a few pixels of the
-border differ; the border crop of the metrics removes them.
+computes the same values to within 1e-6. Near the borders both renormalise the
+truncated kernel. Implementations that mirror the image there instead give
+other values within a few pixels of the border, which the border crop of the
+metrics removes.
 """
 
 from __future__ import annotations

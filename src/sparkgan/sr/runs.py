@@ -1,6 +1,6 @@
 """SR run folders: plan a new run or a resume, train, and evaluate both stages.
 
-An SR run folder holds ``config.yaml``, ``events.jsonl``, ``tensorboard/``,
+An SR run folder contains ``config.yaml``, ``events.jsonl``, ``tensorboard/``,
 ``samples/``, ``checkpoints/``, ``model-psnr.safetensors`` and
 ``model-gan.safetensors`` (each written when its stage ends),
 ``comparison.png`` and ``metrics.json``. As for GAN runs, an existing run is
@@ -42,7 +42,7 @@ BOOKKEEPING_KEYS = frozenset({
 
 @dataclass(frozen=True)
 class SRRunPlan:
-    """What an SR training call will do: which config, which folder, which checkpoint."""
+    """The config, run folder and checkpoint (None for a new run) of an SR training call."""
 
     config: SRConfig
     run_dir: Path
@@ -72,8 +72,10 @@ def check_paths(config: SRConfig) -> None:
         ("data.lr_path", config.data.lr_path, "folder"),
         ("data.val_path", config.data.val_path, "folder"),
         ("loss.perceptual_weights", config.loss.perceptual_weights, "file"),
+        ("train.init_from", config.train.init_from, "model"),
     ):
-        if value and not (Path(value).is_dir() if kind == "folder" else Path(value).is_file()):
+        found = Path(value).is_dir() if kind == "folder" else Path(value).exists()
+        if value and not found:
             problems.append(f"invalid value {value!r} for '{key}': {kind} not found")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -93,7 +95,7 @@ def read_sr_run_config(run_dir: str | os.PathLike) -> SRConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
     if "scale" not in (saved.get("data") or {}):
-        raise ConfigError(f"{run_dir} holds a GAN run, not a super-resolution run: use 'sparkgan train --resume'")
+        raise ConfigError(f"{run_dir} contains a GAN run, not a super-resolution run: use 'sparkgan train --resume'")
     return config_from_dict(saved, SRConfig)
 
 
@@ -102,13 +104,13 @@ def plan_new_sr_run(config_file: str | None, overrides: list[str], out: str | No
 
     Raises:
         ConfigError: for an invalid config, a missing path, or an output folder
-            that already holds a run.
+            that already contains a run.
     """
     config = load_sr_config(config_file, overrides)
     check_paths(config)
     run_dir = Path(out) if out else default_run_dir(config)
     if (run_dir / "config.yaml").exists():
-        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out folder")
+        raise ConfigError(f"{run_dir} already contains a run: continue it with --resume {run_dir} or choose another --out folder")
     return SRRunPlan(config, run_dir, None)
 
 
@@ -183,7 +185,7 @@ def build_data(config: SRConfig) -> tuple[PatchSource, list[SRImage]]:
 
 
 def run_sr_training(plan: SRRunPlan, *, stop_at: int | None = None, progress: bool = True) -> SRTrainResult:
-    """Train as planned, then evaluate both stages on the validation images if the config asks."""
+    """Train as planned, then evaluate both stages on the validation images if ``eval.at_end`` is set."""
     source, val_images = build_data(plan.config)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     save_config(plan.config, plan.run_dir / "config.yaml")
@@ -191,6 +193,8 @@ def run_sr_training(plan: SRRunPlan, *, stop_at: int | None = None, progress: bo
     if plan.checkpoint is not None:
         trainer.load_state_dict(ckpt.load_checkpoint(plan.checkpoint))
         log.info("resumed %s from step %d", plan.run_dir, trainer.step)
+    elif plan.config.train.init_from:
+        trainer.start_from_model(plan.config.train.init_from)
     trainer.run(stop_at=stop_at)
 
     metrics = None

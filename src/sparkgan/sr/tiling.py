@@ -1,12 +1,12 @@
 """Upscale an image of any size tile by tile, with overlap and blending.
 
 Tiles of ``tile`` x ``tile`` low-resolution pixels are placed so that
-neighbours share at least ``overlap`` pixels, and each tile's output is
-weighted by a window that is 0 within the model's receptive radius ``r`` of an
-edge it shares with a neighbour, rises linearly across the rest of the shared
-strip, and is 1 elsewhere. The weights are normalised to sum to 1.
+neighbours share at least ``overlap`` pixels. Each tile's output is weighted
+by a window that is 0 within the model's receptive radius ``r`` of an edge it
+shares with a neighbour. The window rises linearly across the rest of the
+shared strip and is 1 elsewhere, and the weights are normalised to sum to 1.
 
-An output pixel within ``r`` low-resolution pixels of a tile's inner edge sees
+An output pixel within ``r`` low-resolution pixels of a tile's inner edge depends on
 padding instead of the image, so it differs from the whole-image result; every
 other pixel of the tile is exact. When ``overlap >= 2 r``, every output pixel
 has a positive weight only from tiles in which it is exact, so the tiled

@@ -2,9 +2,9 @@
 
 The PSNR stage trains G with the pixel loss alone and maximises PSNR. When it
 ends, G_ema is saved as ``model-psnr.safetensors`` and becomes the starting
-point of the GAN stage, which adds the adversarial loss, discriminator
-feature matching and (with a VGG weights file) the perceptual loss, as ESRGAN
-does; its G_ema is saved as ``model-gan.safetensors``. Both stages are lists of
+point of the GAN stage. As in ESRGAN, the GAN stage adds the adversarial loss,
+discriminator feature matching and (with a VGG weights file) the perceptual
+loss. Its G_ema is saved as ``model-gan.safetensors``. Both stages are lists of
 phases, and the steps count on across them, so checkpoints, events and resume
 work the same in either stage.
 """
@@ -34,7 +34,7 @@ from sparkgan.sr.config import SRConfig
 from sparkgan.sr.data import PatchSource, SRImage
 from sparkgan.sr.evaluate import evaluate_model
 from sparkgan.sr.figures import side_by_side
-from sparkgan.sr.model_io import GAN_MODEL, PSNR_MODEL, SRModel, save_model
+from sparkgan.sr.model_io import GAN_MODEL, PSNR_MODEL, ModelFileError, SRModel, architecture_of, load_model, save_model
 from sparkgan.sr.nets import build_discriminator, build_generator
 from sparkgan.sr.perceptual import VGGFeatures, perceptual_loss
 from sparkgan.train import checkpoint as ckpt
@@ -206,6 +206,28 @@ class SRTrainer:
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
             p_ema.lerp_(p, 1.0 - beta)
         return {}
+
+    def start_from_model(self, model: str | os.PathLike) -> None:
+        """Copy a trained generator's weights into G and G_ema before the first step.
+
+        With ``train.psnr_steps=0`` the model is the PSNR-stage model of this
+        run, so it is also saved as ``model-psnr.safetensors`` and the GAN
+        stage starts from it.
+
+        Raises:
+            ModelFileError: when its architecture differs from ``model.*``.
+        """
+        loaded = load_model(model)
+        if architecture_of(loaded.generator) != architecture_of(self.G):
+            raise ModelFileError(
+                f"invalid value {str(model)!r} for 'train.init_from': its architecture "
+                f"{architecture_of(loaded.generator)} differs from the config's {architecture_of(self.G)}"
+            )
+        self.G.load_state_dict(loaded.generator.state_dict())
+        self.G_ema.load_state_dict(loaded.generator.state_dict())
+        if self.config.train.psnr_steps == 0:
+            save_model(self.G_ema, self.run_dir / PSNR_MODEL, stage="psnr", extra={"init_from": str(loaded.path)})
+        log.info("starting from the weights of %s", loaded.path)
 
     # Stage ends ----------------------------------------------------------------
 

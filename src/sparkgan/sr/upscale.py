@@ -1,6 +1,6 @@
 """Upscale images and image files with a trained generator.
 
-The generator sees RGB. Colour modes are handled around it:
+The generator takes and returns RGB. Other colour modes are converted around it:
 
 - Gray (1 channel) is repeated to RGB, upscaled, and converted back to one
   channel with the ITU-R BT.601 luma weights (0.299, 0.587, 0.114), so
@@ -120,10 +120,10 @@ class UpscaleJob:
 def plan_outputs(inputs: list[str | os.PathLike], output: str | os.PathLike) -> list[UpscaleJob]:
     """Pair every input image with its output path.
 
-    Inputs are files or folders (searched recursively). With one input file
-    and an output ending in ``.png``, that is the output file; otherwise
-    ``output`` is a folder and each image keeps its name (its path relative
-    to an input folder) with the suffix ``.png``.
+    Inputs are files or folders (searched recursively). An ``output`` ending
+    in ``.png`` is the output file of a single input. Any other ``output`` is
+    a folder, in which each image keeps its name (its path relative to an
+    input folder) with the suffix ``.png``.
 
     Raises:
         DataError: for a missing input, an output file name that is not PNG,
