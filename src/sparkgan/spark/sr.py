@@ -228,10 +228,11 @@ def upscale_table(
     """Upscale every image of a folder or Parquet table into a folder of PNGs or a Parquet table.
 
     A Parquet output keeps every column of a Parquet input (a folder input
-    gives ``path``) and adds ``output_col`` with PNG bytes. A folder output gets one PNG per row, named by the row's path
-    relative to the input folder (or the file name in a Parquet ``path``
-    column). ``partitions`` (default: the session's default parallelism) is
-    the least number of tasks the rows are spread over.
+    gives ``path``) and adds ``output_col`` with PNG bytes. A folder output
+    gets one PNG per row, named by the row's path relative to the input
+    folder (or the file name in a Parquet ``path`` column). ``partitions``
+    (default: the session's default parallelism) is the minimum number of
+    tasks that the rows are spread over.
 
     Raises:
         DataError: for missing inputs or columns, outputs that exist already
