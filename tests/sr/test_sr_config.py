@@ -81,3 +81,10 @@ def test_saved_config_with_bad_patch_rejected():
     values["data"]["patch_size"] = 127
     with pytest.raises(ConfigError, match="'data.patch_size'"):
         config_from_dict(values, SRConfig)
+
+
+def test_eval_tile_must_exceed_overlap():
+    # The default x4 generator (8 blocks) has a receptive radius of 21, so tiles overlap by 42.
+    with pytest.raises(ConfigError, match="at least 43"):
+        load_sr_config(overrides=["eval.tile=42"])
+    assert load_sr_config(overrides=["eval.tile=20", "model.blocks=1"]).eval.tile == 20

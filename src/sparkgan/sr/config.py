@@ -149,6 +149,15 @@ class SRConfig:
             problems.append("data.name=paired needs 'data.lr_path' set to the folder of low-resolution images")
         if data.name != "paired" and data.lr_path:
             problems.append(f"'data.lr_path' is only used with data.name=paired, not {data.name}")
+        if data.scale in SUPPORTED_SCALES:
+            from sparkgan.sr.nets import receptive_radius
+
+            overlap = 2 * receptive_radius(data.scale, self.model.blocks, self.model.bicubic_skip)
+            if self.eval.tile <= overlap:
+                problems.append(
+                    f"invalid value {self.eval.tile} for 'eval.tile': tiles must be larger than their overlap of "
+                    f"{overlap} pixels (twice the generator's receptive radius), so use at least {overlap + 1}"
+                )
         if self.train.psnr_steps + self.train.gan_steps == 0:
             problems.append("'train.psnr_steps' and 'train.gan_steps' are both 0: there is nothing to train")
         return problems

@@ -26,6 +26,20 @@ from sparkgan.sr.resize import bicubic_resize
 BICUBIC_RADIUS = 2
 
 
+def receptive_radius(scale: int, blocks: int, bicubic_skip: bool) -> int:
+    """Return the low-resolution pixels on each side of an output pixel's source pixel that it depends on.
+
+    An output pixel at high-resolution position X comes from the input pixel
+    floor(X / scale) and its neighbours up to this distance. Every 3 x 3
+    convolution reaches one pixel at its own resolution, which is at most one
+    low-resolution pixel at the upsampled levels.
+    """
+    low_resolution_convs = 1 + 2 * blocks + 1 + 1  # head, blocks, body end, first upsampling conv
+    upsampled_convs = int(math.log2(scale))  # later upsampling convs and the tail
+    network = low_resolution_convs + upsampled_convs
+    return max(network, BICUBIC_RADIUS) if bicubic_skip else network
+
+
 class ResidualBlock(nn.Module):
     """conv3x3, LeakyReLU, conv3x3, added to the input."""
 
@@ -79,17 +93,8 @@ class SRResNet(nn.Module):
 
     @property
     def receptive_radius(self) -> int:
-        """Low-resolution pixels on each side of an output pixel's source pixel that it depends on.
-
-        An output pixel at high-resolution position X comes from the input
-        pixel floor(X / scale) and its neighbours up to this distance. Every
-        3 x 3 convolution reaches one pixel at its own resolution, which is at
-        most one low-resolution pixel at the upsampled levels.
-        """
-        low_resolution_convs = 1 + 2 * self.blocks + 1 + 1  # head, blocks, body end, first upsampling conv
-        upsampled_convs = int(math.log2(self.scale))  # later upsampling convs and the tail
-        network = low_resolution_convs + upsampled_convs
-        return max(network, BICUBIC_RADIUS) if self.bicubic_skip else network
+        """Low-resolution pixels on each side of an output pixel's source pixel that it depends on."""
+        return receptive_radius(self.scale, self.blocks, self.bicubic_skip)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.head(x)
