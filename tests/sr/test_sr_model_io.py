@@ -64,7 +64,7 @@ def test_blend_rejects_alpha_outside_unit_range(tmp_path):
 
 
 def test_run_folder_resolves_to_newest_stage(tmp_path):
-    with pytest.raises(ModelFileError, match="holds no trained model"):
+    with pytest.raises(ModelFileError, match="contains no trained model"):
         resolve_model_path(tmp_path)
     save_model(tiny_generator(), tmp_path / PSNR_MODEL, "psnr")
     assert resolve_model_path(tmp_path) == tmp_path / PSNR_MODEL

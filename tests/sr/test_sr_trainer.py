@@ -94,18 +94,19 @@ def test_interrupt_saves_last_step(tmp_path):
     source, _ = build_data(config)
     trainer = SRTrainer(config, tmp_path, source, [], progress=False)
     trainer.hooks.append(Hook("ctrl-c", lambda step: os.kill(os.getpid(), signal.SIGINT), every=3, at_end=False))
+    handler_before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         trainer.run()
     assert trainer.step == 3
     assert ckpt.latest_checkpoint(tmp_path / "checkpoints").name == "step-000000003.pt"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
 
 
 def test_existing_run_never_overwritten(tmp_path):
     run = tmp_path / "run"
     api.train(overrides=TINY + ["train.psnr_steps=2", "train.gan_steps=0", "eval.at_end=false"], out=str(run),
               progress=False)
-    with pytest.raises(ConfigError, match="already holds a run"):
+    with pytest.raises(ConfigError, match="already contains a run"):
         plan_sr_training(overrides=TINY, out=str(run))
 
 
@@ -125,7 +126,7 @@ def test_resume_with_changed_settings_rejected(tmp_path):
 
 def test_gan_run_folder_not_resumed_as_sr(tmp_path):
     (tmp_path / "config.yaml").write_text("data:\n  name: digits\n")
-    with pytest.raises(ConfigError, match="holds a GAN run"):
+    with pytest.raises(ConfigError, match="contains a GAN run"):
         plan_sr_training(resume=str(tmp_path))
 
 

@@ -204,7 +204,8 @@ def _read_images(spark: SparkSession, source: str, input_col: str) -> DataFrame:
 def _relative_png_name(source_root: str, from_folder: bool) -> Callable[[str], str]:
     root = Path(source_root).resolve()
 
-    def name(path: str) -> str:
+    # No type hints: PySpark's udf() warns when it cannot read postponed (string) annotations.
+    def name(path):
         local = local_path(path)
         if from_folder:
             return local.relative_to(root).with_suffix(".png").as_posix()

@@ -61,7 +61,9 @@ class SRLossConfig:
     adversarial: Literal["relativistic", "nonsaturating"] = setting(
         "relativistic", "GAN-stage objective: the relativistic average GAN of ESRGAN, or the standard one"
     )
-    pixel_weight: float = setting(1.0, "weight of the pixel loss in the GAN stage", min=0.0)
+    # The GAN-stage weights are ESRGAN's (pixel 1e-2, adversarial 5e-3); feature matching
+    # stands in for its perceptual loss when no VGG weights file is given.
+    pixel_weight: float = setting(1e-2, "weight of the pixel loss in the GAN stage", min=0.0)
     adversarial_weight: float = setting(5e-3, "weight of the adversarial loss in the GAN stage", min=0.0)
     feature_matching_weight: float = setting(
         1.0, "weight of the discriminator feature-matching loss in the GAN stage", min=0.0
