@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from sparkgan import __version__
+from sparkgan.cli.sr import add_sr_commands
 
 log = logging.getLogger("sparkgan")
 
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sparkgan {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     subparsers = parser.add_subparsers(dest="name", metavar="COMMAND", required=True)
-    for add in (_add_train, _add_evaluate, _add_sample, _add_presets, _add_benchmark):
+    for add in (_add_train, _add_evaluate, _add_sample, _add_presets, _add_benchmark, add_sr_commands):
         add(subparsers)
     return parser
 

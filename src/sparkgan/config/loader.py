@@ -265,6 +265,8 @@ def load_config(
     ``base`` is a nested dict applied before the file (a saved run config).
     ``schema`` is the root dataclass: :class:`Config` for GAN training, or
     another frozen dataclass of sections built from the same field types.
+    A schema with a ``config_problems()`` method returning a list of messages
+    has them reported as errors too.
 
     Raises:
         ConfigError: naming every unknown key, wrong type and out-of-range
@@ -285,6 +287,9 @@ def load_config(
         tree = _merge(tree, loaded)
     tree = _merge(tree, parse_overrides(overrides, errors, schema))
     config = _build(schema, tree, "", errors)
+    if not errors and hasattr(config, "config_problems"):
+        # A schema checks settings that depend on each other once each key is valid.
+        errors.extend(config.config_problems())
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
     return config
