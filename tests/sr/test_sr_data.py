@@ -15,6 +15,7 @@ from sparkgan.sr.data import (
     paired_images,
     photos,
 )
+from sparkgan.sr.evaluate import low_resolution_input
 from sparkgan.sr.resize import downscale, quantize
 
 
@@ -58,12 +59,27 @@ def test_patches_align_and_repeat():
     lr, hr = source.batch(step=5, batch_size=6)
     assert lr.shape == (6, 3, 8, 8)
     assert hr.shape == (6, 3, 32, 32)
-    torch.testing.assert_close(lr, quantize(downscale(hr, 4)))
+    # Away from the crop's edges, where the bicubic kernel is not cut off, the LR crop is the HR crop downscaled.
+    torch.testing.assert_close(lr[:, :, 2:-2, 2:-2], quantize(downscale(hr, 4))[:, :, 2:-2, 2:-2])
     again_lr, again_hr = source.batch(step=5, batch_size=6)
     assert torch.equal(lr, again_lr)
     assert torch.equal(hr, again_hr)
     other_lr, _ = source.batch(step=6, batch_size=6)
     assert not torch.equal(lr, other_lr)
+
+
+def test_patches_cut_from_evaluation_input():
+    # The LR crop must be a window of the LR image that evaluation makes from the whole HR image.
+    rng = np.random.default_rng(2)
+    image = SRImage("x", rng.integers(0, 256, size=(48, 64, 3), dtype=np.uint8))
+    whole_lr, _ = low_resolution_input(image, 4)
+    lr, hr = PatchSource([image], 4, 32, seed=0, augment=False).batch(0, 8)
+    for lr_patch, hr_patch in zip(lr, hr):
+        values = np.rint(hr_patch.numpy().transpose(1, 2, 0) * 255).astype(np.uint8)
+        top, left = next((y, x) for y in range(0, 17, 4) for x in range(0, 33, 4)
+                         if np.array_equal(image.hr[y:y + 32, x:x + 32], values))
+        expected = whole_lr[top // 4:top // 4 + 8, left // 4:left // 4 + 8]
+        np.testing.assert_array_equal(lr_patch.numpy().transpose(1, 2, 0), expected)
 
 
 def test_patches_start_on_low_resolution_grid():

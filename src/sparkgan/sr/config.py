@@ -37,7 +37,9 @@ class SRDataConfig:
     scale: int = setting(4, "upscaling factor, 2 or 4", min=2, max=4)
     patch_size: int = setting(128, "side of the high-resolution training crops in pixels, a multiple of the scale", min=8)
     augment: bool = setting(True, "flip and rotate crops by multiples of 90 degrees")
-    quantize_lr: bool = setting(True, "round low-resolution inputs to 8 bits, as image files store them")
+    quantize_lr: bool = setting(
+        True, "round low-resolution inputs to the bit depth of their image (8 or 16), as image files store them"
+    )
     skip_bad: bool = setting(False, "skip image files that cannot be decoded instead of stopping")
 
 

@@ -1,11 +1,14 @@
 """Training pairs for super-resolution: built-in photos, image folders, paired folders.
 
 A pair is a random crop of a high-resolution (HR) image and its low-resolution
-(LR) counterpart. Unless the LR images are given (``data.name=paired``), the
-LR crop is the bicubic downscale of the HR crop (:mod:`sparkgan.sr.resize`),
-rounded to 8 bits as an image file would store it. Every HR image is first
-cropped at the bottom and right to sides that are multiples of the scale, so
-that it is exactly ``scale`` times its LR image.
+(LR) counterpart. Unless the LR images are given (``data.name=paired``), each
+whole HR image is downscaled once by bicubic resampling
+(:mod:`sparkgan.sr.resize`) and rounded to its bit depth, exactly as
+evaluation makes its LR inputs, and the LR crop is the matching window of that
+image. Downscaling each HR crop instead would give other values in the outer
+two LR pixels of every crop, where the bicubic kernel is cut off. Every HR
+image is first cropped at the bottom and right to sides that are multiples of
+the scale, so that it is exactly ``scale`` times its LR image.
 
 The built-in ``photos`` are natural photographs that scikit-image and
 scikit-learn install (nothing is downloaded). :data:`PHOTOS_HELD_OUT` never
@@ -258,6 +261,17 @@ class PatchSource:
         self.seed, self.augment, self.quantize_lr = seed, augment, quantize_lr
         positions = np.array([_crop_positions(image.hr, patch_size) for image in images], dtype=np.float64)
         self._weights = torch.from_numpy(positions / positions.sum())
+        self._lr_images = [self._low_resolution(image) for image in images]
+
+    def _low_resolution(self, image: SRImage) -> torch.Tensor:
+        """Return the whole LR image (3 x H/s x W/s floats) that crops are cut from, as evaluation computes it."""
+        if image.lr is not None:
+            return torch.from_numpy(_to_float(image.lr)).permute(2, 0, 1).contiguous()
+        hr = torch.from_numpy(image.hr_float()).permute(2, 0, 1)[None]
+        lr = downscale(hr, self.scale)
+        if self.quantize_lr:
+            lr = quantize(lr, 16 if image.hr.dtype == np.uint16 else 8)
+        return lr[0].contiguous()
 
     def batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the LR (N x 3 x p/s x p/s) and HR (N x 3 x p x p) crops of ``step``, in [0, 1]."""
@@ -273,16 +287,12 @@ class PatchSource:
             left = int(torch.randint(cols, (1,), generator=generator)) * self.scale
             hr = torch.from_numpy(_to_float(image.hr[top:top + self.patch_size, left:left + self.patch_size]))
             hr_crops.append(hr.permute(2, 0, 1))
-            if image.lr is not None:
-                y, x = top // self.scale, left // self.scale
-                lr = torch.from_numpy(_to_float(image.lr[y:y + lr_patch, x:x + lr_patch]))
-                lr_crops.append(lr.permute(2, 0, 1))
+            y, x = top // self.scale, left // self.scale
+            lr_crops.append(self._lr_images[index][:, y:y + lr_patch, x:x + lr_patch])
         transforms = torch.randint(8, (batch_size,), generator=generator).tolist()
 
         hr = torch.stack(hr_crops)
-        lr = torch.stack(lr_crops) if lr_crops else downscale(hr, self.scale)
-        if self.quantize_lr and not lr_crops:
-            lr = quantize(lr)
+        lr = torch.stack(lr_crops)
         if self.augment:
             hr = torch.stack([dihedral(crop, k) for crop, k in zip(hr, transforms)])
             lr = torch.stack([dihedral(crop, k) for crop, k in zip(lr, transforms)])
