@@ -4,6 +4,7 @@ import pytest
 
 from sparkgan.benchmark.modes import markdown_table, run_benchmark, summarise, variant_overrides
 from sparkgan.config import ConfigError
+from sparkgan.presets import PRESETS
 
 
 def test_summary_of_hand_made_rows():
@@ -29,7 +30,10 @@ def test_baseline_keeps_preset_size_but_no_remedy():
     overrides = variant_overrides("grid", "baseline")
     assert "data.name=grid" in overrides
     assert "train.ema_kimg=0" in overrides
-    assert not any(o.startswith("remedies.") for o in overrides)
+    assert not any(o.startswith(("remedies.", "loss.")) for o in overrides)
+    # The detector checks the baseline on the preset's schedule.
+    collapse = [o for o in PRESETS["grid"].overrides if o.startswith("collapse.")]
+    assert collapse and all(o in overrides for o in collapse)
     assert "remedies.minibatch_std=4" in variant_overrides("grid", "minibatch_std")
     with pytest.raises(ConfigError, match="unknown variant"):
         variant_overrides("grid", "magic")

@@ -92,8 +92,11 @@ def variant_overrides(benchmark: str, variant: str, extra: Iterable[str] = ()) -
     preset = PRESETS[benchmark].overrides
     if variant == "preset":
         return (*preset, *extra)
-    # The baseline keeps the preset's data, network size and length, not its remedies.
-    shared = tuple(o for o in preset if o.split("=")[0].split(".")[0] in ("data", "model", "train") and "ema_kimg" not in o)
+    # The baseline keeps the preset's data, network size, length and collapse checks,
+    # not its remedies, so the detector judges both by the same schedule.
+    shared = tuple(
+        o for o in preset if o.split("=")[0].split(".")[0] in ("data", "model", "train", "collapse") and "ema_kimg" not in o
+    )
     return (*shared, *BASELINE, *VARIANTS[variant], *extra)
 
 
