@@ -90,6 +90,24 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
+def low_resolution_input(image: SRImage, scale: int, quantize_lr: bool = True) -> tuple[np.ndarray, int]:
+    """Return the LR input (H/s x W/s x 3 floats) of an image and its bit depth.
+
+    A given LR image is used as it is. Otherwise the HR image is downscaled by
+    bicubic resampling and, with ``quantize_lr``, rounded to its bit depth as
+    an image file would store it. Training crops and evaluation inputs both
+    come from here.
+    """
+    bits = 16 if image.hr.dtype == np.uint16 else 8
+    if image.lr is not None:
+        return _to_float(image.lr), bits
+    hr = torch.from_numpy(image.hr_float().transpose(2, 0, 1))[None]
+    lr = downscale(hr, scale)
+    if quantize_lr:
+        lr = quantize(lr, bits)
+    return lr[0].numpy().transpose(1, 2, 0), bits
+
+
 def photos(names: tuple[str, ...], scale: int) -> list[SRImage]:
     """Return built-in photos as images cropped to multiples of ``scale``."""
     return [SRImage(f"photos:{name}", crop_to_multiple(load_photo(name), scale)) for name in names]
@@ -264,14 +282,9 @@ class PatchSource:
         self._lr_images = [self._low_resolution(image) for image in images]
 
     def _low_resolution(self, image: SRImage) -> torch.Tensor:
-        """Return the whole LR image (3 x H/s x W/s floats) that crops are cut from, as evaluation computes it."""
-        if image.lr is not None:
-            return torch.from_numpy(_to_float(image.lr)).permute(2, 0, 1).contiguous()
-        hr = torch.from_numpy(image.hr_float()).permute(2, 0, 1)[None]
-        lr = downscale(hr, self.scale)
-        if self.quantize_lr:
-            lr = quantize(lr, 16 if image.hr.dtype == np.uint16 else 8)
-        return lr[0].contiguous()
+        """Return the whole LR image (3 x H/s x W/s floats) that crops are cut from."""
+        lr, _ = low_resolution_input(image, self.scale, self.quantize_lr)
+        return torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))
 
     def batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the LR (N x 3 x p/s x p/s) and HR (N x 3 x p x p) crops of ``step``, in [0, 1]."""

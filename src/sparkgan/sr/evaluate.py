@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from sparkgan.metrics.image_quality import psnr, ssim
-from sparkgan.sr.data import SRImage
+from sparkgan.sr.data import SRImage, low_resolution_input
 from sparkgan.sr.model_io import SRModel
-from sparkgan.sr.resize import downscale, quantize, upscale_bicubic
+from sparkgan.sr.resize import quantize, upscale_bicubic
 from sparkgan.sr.upscale import TileSettings, upscale_rgb
 
 _MEANS = ("psnr_bicubic", "psnr_model", "psnr_gain", "ssim_bicubic", "ssim_model", "ssim_gain")
@@ -68,17 +68,6 @@ class Evaluation:
             "mean": {key: self.mean(key) for key in _MEANS},
             "images": [image.as_dict() for image in self.images],
         }
-
-
-def low_resolution_input(image: SRImage, scale: int) -> tuple[np.ndarray, int]:
-    """Return the LR input (H/s x W/s x 3 floats) of an image and its bit depth."""
-    bits = 16 if image.hr.dtype == np.uint16 else 8
-    if image.lr is not None:
-        levels = 65535.0 if image.lr.dtype == np.uint16 else 255.0
-        return image.lr.astype(np.float32) / levels, bits
-    hr = torch.from_numpy(image.hr_float().transpose(2, 0, 1))[None]
-    lr = quantize(downscale(hr, scale), bits)
-    return lr[0].numpy().transpose(1, 2, 0), bits
 
 
 def bicubic_baseline(lr: np.ndarray, scale: int, bits: int) -> np.ndarray:
