@@ -18,11 +18,8 @@ class Preset:
     overrides: tuple[str, ...]
 
 
-# ring and grid share one recipe. In single-seed trials on grid, batch 512 and
-# the R1 penalty raised the high-quality fraction the most (batch 256 or no R1
-# fell below half of it). The learning rate decays to zero over the second half.
-# Collapse checks start at step 5000 because earlier checks see modes that are
-# still forming, which the mode and coverage ratios cannot tell from collapse.
+# ring and grid share one recipe. In trials on grid, batch 512 and R1 raised the high-quality fraction most.
+# Collapse checks start at step 5000 because earlier checks read still-forming modes as collapse.
 POINTS_RECIPE = "packed MLP discriminator with minibatch std, R1, batch 512, learning-rate decay"
 POINTS_OVERRIDES: tuple[str, ...] = (
     "train.steps=8000",
