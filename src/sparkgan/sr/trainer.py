@@ -40,8 +40,7 @@ from sparkgan.sr.perceptual import VGGFeatures, perceptual_loss
 from sparkgan.train import checkpoint as ckpt
 from sparkgan.train.events import EventLog
 from sparkgan.train.schedule import Hook, Phase, ScalarMeter
-from sparkgan.train.trainer import configure_torch, pick_device
-from sparkgan.viz import save_png
+from sparkgan.train.trainer import configure_torch, pick_device, write_sample
 
 log = logging.getLogger(__name__)
 
@@ -272,11 +271,7 @@ class SRTrainer:
     def sample_hook(self, completed: int) -> None:
         images = self.val_images or self.source.images
         picture = side_by_side({"G_ema": self.current_model()}, images, self.config.eval.tile)
-        folder = self.run_dir / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        save_png(picture, folder / f"step-{completed:09d}.png")
-        if self.events is not None:
-            self.events.image(completed, "samples", picture)
+        write_sample(self.run_dir, completed, picture, self.events)
 
     def checkpoint_hook(self, completed: int) -> None:
         ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, completed, self.config.train.keep_checkpoints)

@@ -79,6 +79,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def write_sample(run_dir: Path, step: int, picture: np.ndarray, events: EventLog | None) -> None:
+    """Save a sample picture as RUN/samples/step-<step>.png and add it to the event log."""
+    folder = run_dir / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_png(picture, folder / f"step-{step:09d}.png")
+    if events is not None:
+        events.image(step, "samples", picture)
+
+
 def configure_torch(config: Config) -> None:
     """Apply the thread count and determinism settings before any work."""
     if config.train.threads:
@@ -300,12 +309,7 @@ class Trainer:
             self._bar.set_postfix(shown, refresh=False)
 
     def sample_hook(self, completed: int) -> None:
-        picture = self.sample_picture()
-        folder = self.run_dir / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        save_png(picture, folder / f"step-{completed:09d}.png")
-        if self.events is not None:
-            self.events.image(completed, "samples", picture)
+        write_sample(self.run_dir, completed, self.sample_picture(), self.events)
 
     def checkpoint_hook(self, completed: int) -> None:
         ckpt.save_checkpoint(self.state_dict(), self.checkpoint_dir, completed, self.config.train.keep_checkpoints)
