@@ -209,7 +209,7 @@ def load_image_folder(
     """
     _check_settings(channels, resolution)
     root = Path(root)
-    files = _list_image_files(root)
+    files = list_image_files(root)
 
     output = np.empty((len(files), channels, resolution, resolution), dtype=np.float32)
     kept = 0
@@ -241,19 +241,26 @@ def load_image_folder(
     return output[:kept], len(failures)
 
 
-def _list_image_files(root: Path) -> list[Path]:
+def list_image_files(folder: str | os.PathLike, setting: str = "data.path") -> list[Path]:
+    """Return the image files under ``folder``, recursively, in sorted relative-path order.
+
+    Raises:
+        DataError: naming the folder and ``setting`` when the folder is missing,
+            is not a directory or contains no image files.
+    """
+    root = Path(folder)
     accepted = ", ".join(sorted(IMAGE_SUFFIXES))
     if not root.exists():
-        raise DataError(f"data folder {root} not found. Set data.path to a folder of images ({accepted}).")
+        raise DataError(f"data folder {root} not found. Set '{setting}' to a folder of images ({accepted}).")
     if not root.is_dir():
-        raise DataError(f"data folder {root} is not a directory. Set data.path to a folder of images ({accepted}).")
+        raise DataError(f"data folder {root} is not a directory. Set '{setting}' to a folder of images ({accepted}).")
 
     files = sorted(
         (path for path in root.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()),
         key=lambda path: path.relative_to(root).as_posix(),
     )
     if not files:
-        raise DataError(f"no image files found under {root}. Accepted suffixes: {accepted}.")
+        raise DataError(f"no image files found under {root} (set by '{setting}'). Accepted suffixes: {accepted}.")
     return files
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sparkgan.data.images import IMAGE_SUFFIXES, DataError, DecodedImage
+from sparkgan.data.images import DataError, DecodedImage, list_image_files
 from sparkgan.data.seeds import torch_stream
 from sparkgan.sr.images import read_image
 from sparkgan.sr.resize import crop_to_multiple, downscale, quantize
@@ -111,25 +111,6 @@ def low_resolution_input(image: SRImage, scale: int, quantize_lr: bool = True) -
 def photos(names: tuple[str, ...], scale: int) -> list[SRImage]:
     """Return built-in photos as images cropped to multiples of ``scale``."""
     return [SRImage(f"photos:{name}", crop_to_multiple(load_photo(name), scale)) for name in names]
-
-
-def list_image_files(folder: str | os.PathLike, setting: str) -> list[Path]:
-    """Return the image files under ``folder``, recursively, in sorted relative-path order.
-
-    Raises:
-        DataError: naming ``setting`` when the folder is missing or has no images.
-    """
-    root = Path(folder)
-    accepted = ", ".join(sorted(IMAGE_SUFFIXES))
-    if not root.is_dir():
-        raise DataError(f"folder {root} not found (set by '{setting}'): give a folder of images ({accepted})")
-    files = sorted(
-        (path for path in root.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()),
-        key=lambda path: path.relative_to(root).as_posix(),
-    )
-    if not files:
-        raise DataError(f"no image files found under {root} (set by '{setting}'). Accepted suffixes: {accepted}")
-    return files
 
 
 def load_folder(folder: str | os.PathLike, setting: str, skip_bad: bool = False) -> dict[str, SRImage]:
